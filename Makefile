@@ -1,0 +1,44 @@
+# safeloop — two commands for a newcomer: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+# `make run` is the embedded demo: SQLite next to the code, a known admin token.
+RUN_ENV := SAFELOOP_DATABASE_URL=$${SAFELOOP_DATABASE_URL:-sqlite:///./var/safeloop.db} \
+	SAFELOOP_ADMIN_TOKEN=$${SAFELOOP_ADMIN_TOKEN:-demo-admin-token} \
+	SAFELOOP_LOG_FORMAT=$${SAFELOOP_LOG_FORMAT:-text}
+
+.PHONY: run test lint format bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	@$(RUN_ENV) $(BIN)/safeloop demo --if-empty
+	@echo ""
+	@echo "safeloop is starting on http://127.0.0.1:8000  (API docs: http://127.0.0.1:8000/docs)"
+	@echo "admin token: $${SAFELOOP_ADMIN_TOKEN:-demo-admin-token}   (a person's token: $(BIN)/safeloop token create PERSON)"
+	@$(RUN_ENV) $(BIN)/safeloop serve
+
+test: $(STAMP)
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(STAMP)
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
