@@ -1,0 +1,599 @@
+"""The Hazard aggregate: one finding (hazard, violation or problem) and its whole loop.
+
+REPORTED ─screen─▶ SCREENED ─notice─▶ NOTICED ─submit─▶ SUBMITTED ─recheck pass─▶ CLOSED
+   └─ fix on spot ─▶ FIXED_ON_SPOT ─recheck─▶ CLOSED       ▲          └─ recheck fail ─▶ NOTICED
+   └─ void / merge ─▶ VOID / MERGED          NOTICED ─deadline passes (tick)─▶ OVERDUE
+
+Every command takes the acting person and ``now``; the recorded time of each event is ``now``
+(never earlier than the item's previous event), and ``occurred_at`` is when it happened in
+the mine. Illegal commands raise :class:`IllegalTransition` naming the state and the
+commands allowed in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from domain.errors import IllegalTransition, InvalidCommand
+
+KINDS = ("hazard", "violation", "problem")
+GRADES = ("general", "major")
+REPORTER_ROLES = (
+    "manager",
+    "safety_supervisor",
+    "mass_supervisor",
+    "youth_monitor",
+    "worker",
+    "inspector",
+)
+
+
+class S:
+    """The states of a Hazard (plain strings, so they store and compare simply)."""
+
+    REPORTED = "REPORTED"
+    SCREENED = "SCREENED"
+    FIXED_ON_SPOT = "FIXED_ON_SPOT"
+    NOTICED = "NOTICED"
+    SUBMITTED = "SUBMITTED"
+    OVERDUE = "OVERDUE"
+    CLOSED = "CLOSED"
+    VOID = "VOID"
+    MERGED = "MERGED"
+
+
+STATES = (
+    S.REPORTED,
+    S.SCREENED,
+    S.FIXED_ON_SPOT,
+    S.NOTICED,
+    S.SUBMITTED,
+    S.OVERDUE,
+    S.CLOSED,
+    S.VOID,
+    S.MERGED,
+)
+OPEN_STATES = frozenset(STATES) - {S.CLOSED, S.VOID, S.MERGED}
+#: states in which a deadline runs
+RUNNING_STATES = frozenset({S.NOTICED, S.OVERDUE})
+
+#: commands (named as in the HTTP API) that each state allows
+COMMANDS_BY_STATE: dict[str, tuple[str, ...]] = {
+    S.REPORTED: ("screen", "fix-on-spot", "void", "merge"),
+    S.SCREENED: ("notice", "fix-on-spot", "void", "merge"),
+    S.FIXED_ON_SPOT: ("recheck",),
+    S.NOTICED: ("extension", "submit"),
+    S.OVERDUE: ("extension", "submit"),
+    S.SUBMITTED: ("recheck",),
+    S.CLOSED: (),
+    S.VOID: (),
+    S.MERGED: (),
+}
+
+MAX_DEADLINE_AHEAD = timedelta(days=5 * 366)
+
+
+class Hazard(Aggregate):
+    """A finding and its rectification loop."""
+
+    class Event(Aggregate.Event):
+        actor: str
+        occurred_at: datetime
+
+    class Reported(Aggregate.Created, Event):
+        number: str
+        kind: str
+        description: str
+        location: str
+        reporter: str
+        reporter_role: str
+        department: str | None
+        client_ref: str | None
+
+        def apply(self, h: Hazard) -> None:
+            h.number = self.number
+            h.kind = self.kind
+            h.description = self.description
+            h.location = self.location
+            h.reporter = self.reporter
+            h.reporter_role = self.reporter_role
+            h.department = self.department
+            h.client_ref = self.client_ref
+            h.reported_at = self.occurred_at
+            h.state = S.REPORTED
+            h.grade = None
+            h.notice = None
+            h.deadline = None
+            h.original_deadline = None
+            h.agreed_deadline = None
+            h.pending_extension = None
+            h.overdue_periods = 0
+            h.escalation_level = 0
+            h.evidence = []
+            h.submitted_at = None
+            h.state_before_fix = None
+            h.merged_into = None
+            h.duplicates = []
+            h.closed_at = None
+
+    class Screened(Event):
+        grade: str
+        department: str
+
+        def apply(self, h: Hazard) -> None:
+            h.grade = self.grade
+            h.department = self.department
+            h.state = S.SCREENED
+
+    class FixedOnSpot(Event):
+        note: str
+
+        def apply(self, h: Hazard) -> None:
+            h.state_before_fix = h.state
+            h.state = S.FIXED_ON_SPOT
+
+    class Voided(Event):
+        reason: str
+
+        def apply(self, h: Hazard) -> None:
+            h.state = S.VOID
+
+    class Merged(Event):
+        into: str
+        into_number: str
+
+        def apply(self, h: Hazard) -> None:
+            h.merged_into = self.into
+            h.state = S.MERGED
+
+    class DuplicateMerged(Event):
+        duplicate: str
+        duplicate_number: str
+
+        def apply(self, h: Hazard) -> None:
+            h.duplicates = [*h.duplicates, self.duplicate]
+
+    class NoticeIssued(Event):
+        responsible_person: str
+        measures: str
+        funds: Decimal
+        deadline: datetime
+        contingency: str
+        unit_head: str | None
+        copies: list[str]
+
+        def apply(self, h: Hazard) -> None:
+            h.notice = {
+                "responsible_person": self.responsible_person,
+                "measures": self.measures,
+                "funds": self.funds,
+                "deadline": self.deadline,
+                "contingency": self.contingency,
+                "unit_head": self.unit_head,
+                "copies": list(self.copies),
+                "issued_at": self.occurred_at,
+            }
+            h.deadline = self.deadline
+            h.original_deadline = self.deadline
+            h.agreed_deadline = self.deadline
+            h.state = S.NOTICED
+
+    class ExtensionRequested(Event):
+        requested_deadline: datetime
+        reason: str
+
+        def apply(self, h: Hazard) -> None:
+            h.pending_extension = {
+                "requested_deadline": self.requested_deadline,
+                "reason": self.reason,
+                "requested_by": self.actor,
+            }
+
+    class ExtensionGranted(Event):
+        deadline: datetime
+        note: str
+
+        def apply(self, h: Hazard) -> None:
+            h.deadline = self.deadline
+            h.agreed_deadline = self.deadline
+            h.pending_extension = None
+
+    class ExtensionDenied(Event):
+        note: str
+
+        def apply(self, h: Hazard) -> None:
+            h.pending_extension = None
+
+    class RectificationSubmitted(Event):
+        evidence: list[str]
+        note: str
+
+        def apply(self, h: Hazard) -> None:
+            h.evidence = [*h.evidence, *self.evidence]
+            h.submitted_at = self.occurred_at
+            h.pending_extension = None
+            h.state = S.SUBMITTED
+
+    class RecheckPassed(Event):
+        note: str
+
+        def apply(self, h: Hazard) -> None:
+            pass
+
+    class RecheckFailed(Event):
+        note: str
+        deadline: datetime | None
+        reopened_as: str
+
+        def apply(self, h: Hazard) -> None:
+            if self.deadline is not None:
+                h.deadline = self.deadline
+            h.state = self.reopened_as
+
+    class HandlingOpinionIssued(Event):
+        period: int
+        missed_deadline: datetime
+        issued_on: str
+        opinion: str
+
+        def apply(self, h: Hazard) -> None:
+            h.overdue_periods = self.period
+            h.state = S.OVERDUE
+
+    class ReNoticed(Event):
+        period: int
+        level: int
+        deadline: datetime
+        copies: list[str]
+
+        def apply(self, h: Hazard) -> None:
+            h.escalation_level = self.level
+            h.deadline = self.deadline
+            h.pending_extension = None
+            h.state = S.OVERDUE
+
+    class Closed(Event):
+        rectified_at: datetime | None
+        on_time: bool
+        on_time_extended: bool
+
+        def apply(self, h: Hazard) -> None:
+            h.closed_at = self.occurred_at
+            h.state = S.CLOSED
+
+    if TYPE_CHECKING:  # attributes set by the events (no dataclass fields)
+        number: str
+        kind: str
+        description: str
+        location: str
+        reporter: str
+        reporter_role: str
+        department: str | None
+        client_ref: str | None
+        reported_at: datetime
+        state: str
+        grade: str | None
+        notice: dict[str, Any] | None
+        deadline: datetime | None
+        original_deadline: datetime | None
+        agreed_deadline: datetime | None
+        pending_extension: dict[str, Any] | None
+        overdue_periods: int
+        escalation_level: int
+        evidence: list[str]
+        submitted_at: datetime | None
+        state_before_fix: str | None
+        merged_into: str | None
+        duplicates: list[str]
+        closed_at: datetime | None
+
+    # -- creation ----------------------------------------------------------------------------
+
+    @classmethod
+    def report(
+        cls,
+        *,
+        hazard_id: UUID,
+        number: str,
+        kind: str,
+        description: str,
+        location: str,
+        reporter: str,
+        reporter_role: str,
+        occurred_at: datetime,
+        department: str | None,
+        client_ref: str | None,
+        actor: str,
+        now: datetime,
+    ) -> Hazard:
+        _require_choice("kind", kind, KINDS)
+        _require_choice("reporter_role", reporter_role, REPORTER_ROLES)
+        _require_text("description", description)
+        _require_text("location", location)
+        if occurred_at > now + timedelta(minutes=5):
+            raise InvalidCommand(
+                "occurred_at", "occurred_at is in the future", "发现时间不能晚于当前时间"
+            )
+        return cls._create(
+            cls.Reported,
+            id=hazard_id,
+            number=number,
+            kind=kind,
+            description=description,
+            location=location,
+            reporter=reporter,
+            reporter_role=reporter_role,
+            department=department,
+            client_ref=client_ref,
+            actor=actor,
+            occurred_at=occurred_at,
+            timestamp=now,
+        )
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def allowed_commands(self, now: datetime | None = None) -> list[str]:
+        """Commands allowed now (the extension request only before the deadline)."""
+        allowed = list(COMMANDS_BY_STATE[self.state])
+        if "extension" in allowed and (
+            self.pending_extension is not None
+            or (now is not None and self.deadline is not None and now >= self.deadline)
+        ):
+            allowed.remove("extension")
+        if self.pending_extension is not None and self.state in RUNNING_STATES:
+            allowed.append("extension/decision")
+        return allowed
+
+    def is_overdue_at(self, now: datetime) -> bool:
+        """Whether a deadline is running and has passed (a period not yet handled)."""
+        return self.state in RUNNING_STATES and self.deadline is not None and now > self.deadline
+
+    # -- commands ----------------------------------------------------------------------------
+
+    def screen(self, *, grade: str, department: str, actor: str, now: datetime) -> None:
+        self._expect("screen", now)
+        _require_choice("grade", grade, GRADES)
+        self._trigger(self.Screened, actor, now, grade=grade, department=department)
+
+    def fix_on_spot(self, *, note: str, actor: str, now: datetime) -> None:
+        self._expect("fix-on-spot", now)
+        _require_text("note", note)
+        self._trigger(self.FixedOnSpot, actor, now, note=note)
+
+    def void(self, *, reason: str, actor: str, now: datetime) -> None:
+        self._expect("void", now)
+        _require_text("reason", reason)
+        self._trigger(self.Voided, actor, now, reason=reason)
+
+    def merge_into(self, target: Hazard, *, actor: str, now: datetime) -> None:
+        """Mark this finding a duplicate of ``target`` (both record an event)."""
+        self._expect("merge", now)
+        if target.id == self.id:
+            raise InvalidCommand("into", "cannot merge an item into itself", "不能合并到自身")
+        if target.state not in OPEN_STATES:
+            raise InvalidCommand(
+                "into",
+                f"the target item is {target.state}; only an open item can absorb duplicates",
+                f"目标条目状态为 {target.state}，只能合并到未关闭的条目",
+            )
+        self._trigger(self.Merged, actor, now, into=str(target.id), into_number=target.number)
+        target._trigger(
+            target.DuplicateMerged,
+            actor,
+            now,
+            duplicate=str(self.id),
+            duplicate_number=self.number,
+        )
+
+    def issue_notice(
+        self,
+        *,
+        responsible_person: str,
+        measures: str,
+        funds: Decimal,
+        deadline: datetime,
+        contingency: str,
+        unit_head: str | None,
+        copies: Sequence[str],
+        actor: str,
+        now: datetime,
+    ) -> None:
+        self._expect("notice", now)
+        _require_text("measures", measures)
+        _require_text("contingency", contingency)
+        if funds < 0:
+            raise InvalidCommand("funds", "funds cannot be negative", "资金不能为负数")
+        _require_future("deadline", deadline, now)
+        self._trigger(
+            self.NoticeIssued,
+            actor,
+            now,
+            responsible_person=responsible_person,
+            measures=measures,
+            funds=funds,
+            deadline=deadline,
+            contingency=contingency,
+            unit_head=unit_head,
+            copies=list(copies),
+        )
+
+    def request_extension(
+        self, *, requested_deadline: datetime, reason: str, actor: str, now: datetime
+    ) -> None:
+        if self.state in RUNNING_STATES and self.pending_extension is None:
+            assert self.deadline is not None
+            if now >= self.deadline:
+                raise IllegalTransition(
+                    "extension",
+                    self.state,
+                    self.allowed_commands(now),
+                    en="an extension can only be requested before the deadline",
+                    zh="只能在整改期限届满前申请延期",
+                )
+        self._expect("extension", now)
+        _require_text("reason", reason)
+        assert self.deadline is not None
+        if requested_deadline <= self.deadline:
+            raise InvalidCommand(
+                "requested_deadline",
+                "the requested deadline must be later than the current one",
+                "申请的期限必须晚于当前期限",
+            )
+        _require_future("requested_deadline", requested_deadline, now)
+        self._trigger(
+            self.ExtensionRequested,
+            actor,
+            now,
+            requested_deadline=requested_deadline,
+            reason=reason,
+        )
+
+    def decide_extension(self, *, granted: bool, note: str, actor: str, now: datetime) -> None:
+        self._expect("extension/decision", now)
+        if granted:
+            assert self.pending_extension is not None
+            self._trigger(
+                self.ExtensionGranted,
+                actor,
+                now,
+                deadline=self.pending_extension["requested_deadline"],
+                note=note,
+            )
+        else:
+            self._trigger(self.ExtensionDenied, actor, now, note=note)
+
+    def submit(self, *, evidence: Sequence[str], note: str, actor: str, now: datetime) -> None:
+        self._expect("submit", now)
+        items = [e.strip() for e in evidence if e and e.strip()]
+        if not items:
+            raise InvalidCommand(
+                "evidence", "at least one piece of evidence is required", "至少需要一项整改证据"
+            )
+        self._trigger(self.RectificationSubmitted, actor, now, evidence=items, note=note)
+
+    def recheck(
+        self,
+        *,
+        passed: bool,
+        note: str,
+        new_deadline: datetime,
+        actor: str,
+        now: datetime,
+    ) -> None:
+        """Record the safety department's recheck; a failure reopens the item."""
+        self._expect("recheck", now)
+        if passed:
+            rectified_at = self.submitted_at if self.state == S.SUBMITTED else None
+            self._trigger(self.RecheckPassed, actor, now, note=note)
+            judged_at = rectified_at or now
+            self._trigger(
+                self.Closed,
+                actor,
+                now,
+                rectified_at=rectified_at,
+                on_time=self.original_deadline is None or judged_at <= self.original_deadline,
+                on_time_extended=self.agreed_deadline is None or judged_at <= self.agreed_deadline,
+            )
+        else:
+            _require_text("note", note)
+            if self.state == S.SUBMITTED:
+                _require_future("deadline", new_deadline, now)
+                self._trigger(
+                    self.RecheckFailed,
+                    actor,
+                    now,
+                    note=note,
+                    deadline=new_deadline,
+                    reopened_as=S.NOTICED,
+                )
+            else:  # a fix on the spot that did not hold goes back to where it was
+                self._trigger(
+                    self.RecheckFailed,
+                    actor,
+                    now,
+                    note=note,
+                    deadline=None,
+                    reopened_as=self.state_before_fix or S.REPORTED,
+                )
+
+    def handle_overdue(
+        self,
+        *,
+        now: datetime,
+        issued_on: date,
+        new_deadline: datetime,
+        copies: Sequence[str],
+        opinion: str,
+        actor: str,
+    ) -> bool:
+        """Handle one missed deadline: a handling opinion and a re-notice, once per period.
+
+        Returns False (and records nothing) when no deadline has passed unhandled, so that a
+        second tick at the same instant, or a second scheduler, adds nothing.
+        """
+        if not self.is_overdue_at(now):
+            return False
+        assert self.deadline is not None
+        period = self.overdue_periods + 1
+        self._trigger(
+            self.HandlingOpinionIssued,
+            actor,
+            now,
+            period=period,
+            missed_deadline=self.deadline,
+            issued_on=issued_on.isoformat(),
+            opinion=opinion,
+        )
+        self._trigger(
+            self.ReNoticed,
+            actor,
+            now,
+            period=period,
+            level=self.escalation_level + 1,
+            deadline=new_deadline,
+            copies=list(copies),
+        )
+        return True
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _expect(self, command: str, now: datetime) -> None:
+        allowed = self.allowed_commands(now)
+        if command not in allowed:
+            raise IllegalTransition(command, self.state, allowed)
+
+    def _trigger(self, event_class: Any, actor: str, now: datetime, **kwargs: Any) -> None:
+        self.trigger_event(
+            event_class,
+            actor=actor,
+            occurred_at=now,
+            timestamp=max(now, self.modified_on),
+            **kwargs,
+        )
+
+
+def _require_choice(field: str, value: str, choices: Sequence[str]) -> None:
+    if value not in choices:
+        raise InvalidCommand(
+            field,
+            f"{field} must be one of: {', '.join(choices)}",
+            f"{field} 取值无效，应为：{'、'.join(choices)}",
+        )
+
+
+def _require_text(field: str, value: str) -> None:
+    if not value or not value.strip():
+        raise InvalidCommand(field, f"{field} is required", f"{field} 为必填项")
+
+
+def _require_future(field: str, deadline: datetime, now: datetime) -> None:
+    if deadline <= now:
+        raise InvalidCommand(field, "the deadline must be in the future", "期限必须晚于当前时间")
+    if deadline > now + MAX_DEADLINE_AHEAD:
+        raise InvalidCommand(field, "the deadline is more than 5 years ahead", "期限不能超过 5 年")

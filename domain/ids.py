@@ -1,0 +1,15 @@
+"""Natural keys: deterministic ids from names (uuid5), so a retried command names the same thing."""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid5
+
+NAMESPACE = UUID("6a1f3c52-0d7e-4f7b-9b8e-5a1e0c7d2b91")
+
+
+def hazard_id_for_client_ref(client_ref: str) -> UUID:
+    return uuid5(NAMESPACE, f"hazard:{client_ref}")
+
+
+def sequence_id(name: str) -> UUID:
+    return uuid5(NAMESPACE, f"sequence:{name}")
