@@ -1,0 +1,96 @@
+"""``deadlines``: the index the scheduler reads — each running deadline, by due time.
+
+A tick asks only for rows due before ``now`` (an index range scan), so its cost grows with
+the due items, not with all items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from domain.hazard import Hazard
+from projections.base import Item, Projection
+from projections.store import Cursor, ViewStore
+from projections.timefmt import iso, parse
+
+#: events after which no deadline runs
+STOPS = (
+    Hazard.RectificationSubmitted,
+    Hazard.Closed,
+    Hazard.Voided,
+    Hazard.Merged,
+    Hazard.FixedOnSpot,
+)
+
+
+class Deadlines(Projection):
+    name = "deadlines"
+    tables = ("deadlines",)
+
+    def ddl(self, dialect: str) -> list[str]:
+        return [
+            "CREATE TABLE IF NOT EXISTS deadlines ("
+            " hazard_id TEXT NOT NULL, kind TEXT NOT NULL, due_at TEXT NOT NULL,"
+            " PRIMARY KEY (hazard_id, kind))",
+            "CREATE INDEX IF NOT EXISTS deadlines_due ON deadlines (kind, due_at, hazard_id)",
+        ]
+
+    def apply(self, cur: Cursor, items: Sequence[Item]) -> None:
+        # Only the last word per item counts: fold the batch first, then write once per item.
+        latest: dict[str, str | None] = {}
+        for _, e in items:
+            due = _due_after(e)
+            if due is not _UNCHANGED:
+                latest[str(e.originator_id)] = due
+        upserts = [(k, "deadline", v) for k, v in latest.items() if v is not None]
+        deletes = [(k,) for k, v in latest.items() if v is None]
+        if deletes:
+            cur.executemany("DELETE FROM deadlines WHERE hazard_id = ?", deletes)
+        if upserts:
+            cur.executemany(
+                "INSERT INTO deadlines (hazard_id, kind, due_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (hazard_id, kind) DO UPDATE SET due_at = excluded.due_at",
+                upserts,
+            )
+
+
+_UNCHANGED: Any = object()
+
+
+def _due_after(e: Any) -> str | None:
+    if isinstance(e, Hazard.NoticeIssued | Hazard.ExtensionGranted | Hazard.ReNoticed):
+        return iso(e.deadline)
+    if isinstance(e, Hazard.RecheckFailed):
+        return iso(e.deadline) if e.deadline is not None else None
+    if isinstance(e, STOPS):
+        return None
+    return _UNCHANGED  # type: ignore[no-any-return]
+
+
+class DeadlineIndex:
+    """The ``DueItems`` port of the Application, backed by this read model."""
+
+    def __init__(self, store: ViewStore) -> None:
+        self.store = store
+
+    def due(
+        self, now: datetime, after: tuple[datetime, UUID] | None, limit: int
+    ) -> list[tuple[datetime, UUID]]:
+        sql = "SELECT due_at, hazard_id FROM deadlines WHERE kind = 'deadline' AND due_at < ?"
+        params: list[Any] = [iso(now)]
+        if after is not None:
+            sql += " AND (due_at > ? OR (due_at = ? AND hazard_id > ?))"
+            params += [iso(after[0]), iso(after[0]), str(after[1])]
+        sql += " ORDER BY due_at, hazard_id LIMIT ?"
+        params.append(limit)
+        with self.store.read() as cur:
+            rows = cur.execute(sql, params).fetchall()
+        result: list[tuple[datetime, UUID]] = []
+        for row in rows:
+            due_at = parse(row["due_at"])
+            assert due_at is not None
+            result.append((due_at, UUID(row["hazard_id"])))
+        return result

@@ -1,0 +1,306 @@
+"""Keeps the read models up to date by following the application's notification log.
+
+One runner serves every read model and works on both stores: it reads a batch of
+notifications once, and applies to each read model the part it has not yet seen, in one
+transaction per read model per batch, with the tracking position updated in that same
+transaction. It polls, and is woken after each local save (SQLite cannot subscribe) and by
+PostgreSQL's NOTIFY. When the store goes away it backs off and retries until it is back.
+
+Several runners (e.g. two server processes) may follow the same store: the tracking row is
+locked inside each transaction, so each event is applied exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import PersistenceError
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    stop_never,
+    wait_exponential,
+)
+
+from domain.application import SafeLoop
+from projections.base import Item, Projection
+from projections.store import UNAVAILABLE_ERRORS, PostgresViewStore, ViewStore
+from projections.timefmt import iso
+
+log = logging.getLogger("safeloop.projections")
+
+TRACKING_DDL = (
+    "CREATE TABLE IF NOT EXISTS projection_tracking ("
+    " name TEXT PRIMARY KEY, position BIGINT NOT NULL, updated_at TEXT)"
+)
+RETRYABLE = (*UNAVAILABLE_ERRORS, PersistenceError)
+
+
+@dataclass(frozen=True)
+class Status:
+    name: str
+    position: int
+    head: int
+    updated_at: str | None
+
+    @property
+    def lag(self) -> int:
+        return max(0, self.head - self.position)
+
+
+class ProjectionRunner:
+    def __init__(
+        self,
+        app: SafeLoop,
+        store: ViewStore,
+        projections: Sequence[Projection],
+        *,
+        batch_size: int = 1000,
+        poll_interval: float = 1.0,
+        channel: str = "safeloop_events",
+    ) -> None:
+        self.app = app
+        self.store = store
+        self.projections = list(projections)
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.channel = channel
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._cond = threading.Condition()
+        self._positions: dict[str, int] = {}
+        self._threads: list[threading.Thread] = []
+        self.last_error: str | None = None
+        app.on_saved(lambda _position: self.wake())
+
+    # -- set-up ------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        """Create the tables and tracking rows that do not exist yet."""
+        with self.store.write() as cur:
+            cur.execute(TRACKING_DDL)
+            for projection in self.projections:
+                for statement in projection.ddl(self.store.dialect):
+                    cur.execute(statement)
+                cur.execute(
+                    "INSERT INTO projection_tracking (name, position, updated_at) VALUES (?, 0, ?)"
+                    " ON CONFLICT (name) DO NOTHING",
+                    (projection.name, None),
+                )
+        self._positions = self._read_positions()
+
+    def projection(self, name: str) -> Projection:
+        for projection in self.projections:
+            if projection.name == name:
+                return projection
+        raise KeyError(name)
+
+    # -- applying ----------------------------------------------------------------------------
+
+    def _read_positions(self) -> dict[str, int]:
+        with self.store.read() as cur:
+            rows = cur.execute("SELECT name, position FROM projection_tracking").fetchall()
+        found = {row["name"]: int(row["position"]) for row in rows}
+        return {p.name: found.get(p.name, 0) for p in self.projections}
+
+    def run_once(self) -> int:
+        """Apply the next batch; return how many notifications were read (0: caught up)."""
+        positions = self._read_positions()
+        start = min(positions.values(), default=0)
+        notifications = self.app.recorder.select_notifications(
+            start=start + 1, limit=self.batch_size
+        )
+        if not notifications:
+            self._publish(positions)
+            return 0
+        items: list[Item] = [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
+        last = items[-1][0]
+        for projection in self.projections:
+            if positions[projection.name] < last:
+                positions[projection.name] = self._apply(projection, items)
+        self._publish(positions)
+        return len(items)
+
+    def _apply(self, projection: Projection, items: Sequence[Item]) -> int:
+        with self.store.write() as cur:
+            row = cur.execute(
+                "SELECT position FROM projection_tracking WHERE name = ?" + self.store.for_update(),
+                (projection.name,),
+            ).fetchone()
+            position = int(row["position"]) if row else 0
+            todo = [item for item in items if item[0] > position]
+            if not todo:
+                return position
+            projection.apply(cur, todo)
+            position = todo[-1][0]
+            cur.execute(
+                "UPDATE projection_tracking SET position = ?, updated_at = ? WHERE name = ?",
+                (position, iso(datetime.now(UTC)), projection.name),
+            )
+        return position
+
+    def _publish(self, positions: dict[str, int]) -> None:
+        with self._cond:
+            self._positions = dict(positions)
+            self._cond.notify_all()
+
+    def catch_up(self) -> int:
+        """Apply everything recorded so far (synchronously); return notifications read."""
+        total = 0
+        while True:
+            n = self.run_once()
+            total += n
+            if n < self.batch_size and (n == 0 or self.position() >= self.app.head()):
+                return total
+
+    # -- waiting -----------------------------------------------------------------------------
+
+    def position(self) -> int:
+        """The position every read model has reached (in this process's view)."""
+        with self._cond:
+            return min(self._positions.values(), default=0)
+
+    def wait_for(self, position: int | None, timeout: float) -> bool:
+        """Block until every read model has applied ``position`` (read-your-writes)."""
+        if position is None:
+            return True
+        if not self.running:
+            self.catch_up()
+            return self.position() >= position
+        self.wake()
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while min(self._positions.values(), default=0) < position:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+        return True
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # -- the background threads --------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return any(t.is_alive() for t in self._threads) and not self._stopping.is_set()
+
+    def start(self) -> None:
+        if self._threads:
+            return
+        self._stopping.clear()
+        self._threads = [threading.Thread(target=self._follow, name="projections", daemon=True)]
+        if isinstance(self.store, PostgresViewStore):
+            self._threads.append(
+                threading.Thread(target=self._listen, name="projections-listen", daemon=True)
+            )
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
+
+    def _retrying(self, what: str) -> Retrying:
+        def before_sleep(state: Any) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            self.last_error = f"{type(error).__name__}: {error}"
+            log.warning(
+                "projection runner: %s failed, retrying",
+                what,
+                extra={"error": self.last_error, "attempt": state.attempt_number},
+            )
+
+        return Retrying(
+            retry=retry_if_exception_type(RETRYABLE),
+            wait=wait_exponential(multiplier=0.1, max=5),
+            stop=stop_never,
+            sleep=self._sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+
+    def _sleep(self, seconds: float) -> None:
+        self._stopping.wait(seconds)  # a stop interrupts the back-off
+
+    def _follow(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                n = self._retrying("applying events")(self.run_once)
+            except Exception:  # a bug in a read model: log it, keep the server alive
+                log.exception("projection runner: unexpected error")
+                self.last_error = "unexpected error (see logs)"
+                self._stopping.wait(self.poll_interval)
+                continue
+            if self.last_error is not None and n >= 0:
+                log.info("projection runner: recovered")
+                self.last_error = None
+            if n < self.batch_size:
+                self._wake.wait(self.poll_interval)
+
+    def _listen(self) -> None:
+        assert isinstance(self.store, PostgresViewStore)
+        while not self._stopping.is_set():
+            try:
+                with self.store.listen_connection() as conn:
+                    conn.execute(f'LISTEN "{self.channel}"')
+                    self.wake()  # we may have missed notifications while disconnected
+                    while not self._stopping.is_set():
+                        for _ in conn.notifies(timeout=1.0, stop_after=1):
+                            self.wake()
+            except psycopg.Error as error:
+                log.warning("projection listener: %s; reconnecting", error)
+                self._stopping.wait(1.0)
+
+    # -- operations --------------------------------------------------------------------------
+
+    def status(self) -> list[Status]:
+        head = self.app.head()
+        with self.store.read() as cur:
+            rows = cur.execute(
+                "SELECT name, position, updated_at FROM projection_tracking"
+            ).fetchall()
+        by_name = {row["name"]: row for row in rows}
+        return [
+            Status(
+                p.name,
+                int(by_name[p.name]["position"]) if p.name in by_name else 0,
+                head,
+                by_name[p.name]["updated_at"] if p.name in by_name else None,
+            )
+            for p in self.projections
+        ]
+
+    def reset(self, names: Sequence[str] | None = None) -> None:
+        """Drop the named read models' tables and start them from zero (in one transaction)."""
+        chosen = [p for p in self.projections if names is None or p.name in names]
+        unknown = set(names or ()) - {p.name for p in chosen}
+        if unknown:
+            raise KeyError(", ".join(sorted(unknown)))
+        with self.store.write() as cur:
+            for projection in chosen:
+                for table in projection.tables:
+                    cur.execute(f"DROP TABLE IF EXISTS {table}")
+                for statement in projection.ddl(self.store.dialect):
+                    cur.execute(statement)
+                cur.execute(
+                    "UPDATE projection_tracking SET position = 0, updated_at = ? WHERE name = ?",
+                    (iso(datetime.now(UTC)), projection.name),
+                )
+        self._positions = self._read_positions()
+
+    def rebuild(self, names: Sequence[str] | None = None) -> int:
+        self.reset(names)
+        return self.catch_up()
