@@ -1,0 +1,127 @@
+"""Who is calling, and what their role and department let them see and do.
+
+Bearer tokens: the admin token from the settings, or a person's token (``safeloop token
+create PERSON``). A person's role and department come from the current Organisation, so a
+transfer or a revoked token takes effect on the next request.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.errors import forbidden, unauthorized
+from api.services import Services
+from domain.hazard import Hazard
+
+ADMIN = "admin"
+
+#: roles that see every item (read-only for the auditor)
+SEE_ALL = frozenset(
+    {
+        "info_office",
+        "safety_dept",
+        "safety_supervisor",
+        "deputy_chief",
+        "leader",
+        "mine_chief",
+        "auditor",
+    }
+)
+#: roles that act for their own department
+DEPARTMENT_ACTORS = frozenset({"unit_head", "staff", "team_leader", "shift_manager"})
+
+#: which roles may run each command on an item (admin may run all)
+COMMAND_ROLES: dict[str, frozenset[str]] = {
+    "screen": frozenset({"info_office"}),
+    "void": frozenset({"info_office"}),
+    "merge": frozenset({"info_office"}),
+    "notice": frozenset({"info_office"}),
+    "extension/decision": frozenset({"info_office"}),
+    "fix-on-spot": frozenset({"info_office", "safety_dept", "safety_supervisor"}),
+    "recheck": frozenset({"safety_dept", "safety_supervisor"}),
+    "extension": DEPARTMENT_ACTORS,
+    "submit": DEPARTMENT_ACTORS,
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    #: the person id, or "admin" for the admin token
+    actor: str
+    role: str
+    department: str | None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ADMIN
+
+    @property
+    def sees_all(self) -> bool:
+        return self.is_admin or self.role in SEE_ALL
+
+    def can_see_department(self, department: str | None) -> bool:
+        return self.sees_all or (department is not None and department == self.department)
+
+    def can_see(self, hazard: Hazard) -> bool:
+        return self.can_see_department(hazard.department) or hazard.reporter == self.actor
+
+    def may(self, command: str, hazard: Hazard) -> bool:
+        """May this caller run ``command`` on ``hazard`` (ignoring the item's state)?"""
+        if self.is_admin:
+            return True
+        if command == "fix-on-spot" and hazard.reporter == self.actor:
+            return True
+        if self.role not in COMMAND_ROLES.get(command, frozenset()):
+            return False
+        if self.role in DEPARTMENT_ACTORS:
+            return hazard.department is not None and hazard.department == self.department
+        return True
+
+    def require(self, command: str, hazard: Hazard) -> None:
+        if not self.can_see(hazard):
+            raise forbidden()
+        if not self.may(command, hazard):
+            raise forbidden(
+                f"your role ({self.role}) may not '{command}' this item",
+                f"您的角色（{self.role}）无权对该条目执行“{command}”",
+            )
+
+    def require_admin(self) -> None:
+        if not self.is_admin:
+            raise forbidden("only the administrator may do this", "仅管理员可执行此操作")
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+_bearer = HTTPBearer(auto_error=False, description="an API token (admin or a person's)")
+
+
+def get_principal(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or not credentials.credentials:
+        raise unauthorized()
+    token = credentials.credentials
+    if services.admin_token and hmac.compare_digest(token.encode(), services.admin_token.encode()):
+        return Principal(ADMIN, ADMIN, None)
+    person_id = services.app.authenticate(token)
+    if person_id is None:
+        raise unauthorized()
+    person = services.app.org().person(person_id)
+    if person is None:  # no longer in the organisation
+        raise unauthorized()
+    return Principal(person_id, person["role"], person.get("department"))
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]

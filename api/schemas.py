@@ -1,0 +1,235 @@
+"""Request and response bodies of the JSON API (field names are a fixed contract)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+EARLIEST_YEAR = 2000
+LATEST_YEAR = 2100
+
+
+def _in_range(value: datetime) -> datetime:
+    if not EARLIEST_YEAR <= value.year < LATEST_YEAR:
+        raise PydanticCustomError(
+            "date_out_of_range",
+            "must be between the years {earliest} and {latest}",
+            {"earliest": EARLIEST_YEAR, "latest": LATEST_YEAR},
+        )
+    return value
+
+
+#: an ISO 8601 instant; without an offset it is read in the site's timezone
+Instant = Annotated[datetime, AfterValidator(_in_range)]
+Text = Annotated[str, Field(min_length=1, max_length=2000)]
+LongText = Annotated[str, Field(min_length=1, max_length=10_000)]
+OptionalText = Annotated[str, Field(max_length=2000)]
+Id = Annotated[str, Field(min_length=1, max_length=100)]
+
+Kind = Literal["hazard", "violation", "problem"]
+Grade = Literal["general", "major"]
+ReporterRole = Literal[
+    "manager", "safety_supervisor", "mass_supervisor", "youth_monitor", "worker", "inspector"
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FileHazard(Strict):
+    kind: Kind
+    description: LongText
+    location: Text
+    reporter: Id
+    reporter_role: ReporterRole
+    occurred_at: Instant
+    department: Id | None = None
+    client_ref: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class Screen(Strict):
+    grade: Grade
+    department: Id
+
+
+class FixOnSpot(Strict):
+    note: Text
+
+
+class Void(Strict):
+    reason: Text
+
+
+class Merge(Strict):
+    into: UUID
+
+
+class Notice(Strict):
+    responsible_person: Id
+    measures: LongText
+    funds: Annotated[Decimal, Field(ge=0, le=Decimal("1e12"), max_digits=16, decimal_places=2)]
+    #: omitted: the policy's default for the item's kind and grade
+    deadline: Instant | None = None
+    contingency: LongText
+
+
+class Extension(Strict):
+    requested_deadline: Instant
+    reason: Text
+
+
+class ExtensionDecision(Strict):
+    granted: bool
+    note: OptionalText = ""
+
+
+class Submit(Strict):
+    evidence: Annotated[list[Text], Field(min_length=1, max_length=50)]
+    note: OptionalText = ""
+
+    @field_validator("evidence", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class Recheck(Strict):
+    passed: bool
+    note: OptionalText = ""
+    #: for a failed recheck: the new deadline (default: the policy's re-notice time)
+    deadline: Instant | None = None
+
+
+class Tick(Strict):
+    now: Instant | None = None
+
+
+# -- responses ---------------------------------------------------------------------------------
+
+
+class FiledOut(BaseModel):
+    id: UUID
+    number: str
+    state: str
+    version: int
+
+
+class CommandDone(BaseModel):
+    id: UUID
+    state: str
+    version: int
+
+
+class NoticeOut(BaseModel):
+    responsible_person: str
+    measures: str
+    funds: str
+    deadline: str
+    contingency: str
+    unit_head: str | None
+    copies: list[str]
+    issued_at: str
+
+
+class HazardOut(BaseModel):
+    id: UUID
+    number: str
+    kind: str
+    state: str
+    grade: str | None
+    department: str | None
+    description: str
+    location: str
+    reporter: str
+    reporter_role: str
+    occurred_at: str
+    filed_at: str
+    deadline: str | None
+    original_deadline: str | None
+    overdue_periods: int
+    escalation_level: int
+    notice: NoticeOut | None
+    pending_extension: dict[str, Any] | None
+    evidence: list[str]
+    merged_into: UUID | None
+    duplicates: list[UUID]
+    closed_at: str | None
+    client_ref: str | None
+    allowed: list[str]
+    version: int
+    as_of: str | None = None
+
+
+class HistoryEntry(BaseModel):
+    type: str
+    actor: str | None
+    occurred_at: str
+    recorded_at: str
+    version: int
+    data: dict[str, Any]
+
+
+class ListItem(BaseModel):
+    id: UUID
+    number: str
+    kind: str
+    state: str
+    grade: str | None
+    department: str | None
+    location: str
+    description: str
+    deadline: str | None
+    overdue_periods: int
+    escalation_level: int
+    occurred_at: str
+    filed_at: str
+    version: int
+
+
+class ItemList(BaseModel):
+    items: list[ListItem]
+    next_cursor: str | None
+
+
+class BoardItem(BaseModel):
+    id: UUID
+    number: str
+    kind: str
+    state: str
+    grade: str | None
+    location: str
+    description: str
+    deadline: str | None
+    overdue_periods: int
+    escalation_level: int
+    version: int
+
+
+class Board(BaseModel):
+    department: str
+    counts: dict[str, int]
+    items: list[BoardItem]
+
+
+class TickDone(BaseModel):
+    now: str
+    checked: int
+    renoticed: int
+    conflicts: int
+
+
+class OrgLoaded(BaseModel):
+    changes: int
+    version: int
+
+
+class Health(BaseModel):
+    status: str
+    store: str
+    projections: dict[str, dict[str, Any]]

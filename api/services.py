@@ -1,0 +1,43 @@
+"""What the HTTP layer needs from the wired system (built by safeloop.system)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from domain.application import SafeLoop
+from domain.policy import SitePolicy
+from projections.runner import ProjectionRunner
+from projections.store import ViewStore
+
+log = logging.getLogger("safeloop.api")
+
+
+@dataclass
+class Services:
+    app: SafeLoop
+    store: ViewStore
+    runner: ProjectionRunner
+    clock: Callable[[], datetime]
+    policy: SitePolicy
+    admin_token: str | None = None
+    read_your_writes_timeout: float = 10.0
+    max_body_bytes: int = 1_048_576
+    #: called when the server starts and stops (the scheduler, the projection runner)
+    on_start: list[Callable[[], None]] = field(default_factory=list)
+    on_stop: list[Callable[[], None]] = field(default_factory=list)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def caught_up(self, position: int | None) -> bool:
+        """Wait until the read models include ``position`` (read-your-writes)."""
+        done = self.runner.wait_for(position, self.read_your_writes_timeout)
+        if not done:
+            log.warning(
+                "read models did not reach the command's position in time",
+                extra={"position": position, "timeout": self.read_your_writes_timeout},
+            )
+        return done

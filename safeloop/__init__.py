@@ -1,0 +1,1 @@
+"""The shell of safeloop: settings, the composition root and the CLI."""

@@ -1,0 +1,316 @@
+"""The ``safeloop`` command line (typer)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from uuid import UUID
+
+import typer
+import yaml
+from pydantic import ValidationError
+
+from domain.errors import DomainError
+from projections import boards, timeline
+from projections.describe import jsonable
+from projections.store import UNAVAILABLE_ERRORS
+from safeloop.logs import configure_logging
+from safeloop.settings import Settings
+from safeloop.system import System, build_system
+
+cli = typer.Typer(
+    help="safeloop — the safety-information closed loop of a coal mine, kept as an event log.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+org_cli = typer.Typer(help="The organisation: departments, people, heads and leaders.")
+token_cli = typer.Typer(help="API tokens for people.")
+projections_cli = typer.Typer(help="Read models: status and rebuild.")
+cli.add_typer(org_cli, name="org")
+cli.add_typer(token_cli, name="token")
+cli.add_typer(projections_cli, name="projections")
+
+ADMIN_ACTOR = "admin"
+STARTUP_ERRORS: tuple[type[Exception], ...] = (ValueError, *UNAVAILABLE_ERRORS)
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as e:
+        fail(f"invalid settings: {e}")
+        raise  # unreachable
+
+
+@contextmanager
+def opened(settings: Settings | None = None) -> Iterator[System]:
+    """Build the system for one command; turn domain and store errors into clear messages."""
+    settings = settings or load_settings()
+    configure_logging(settings.log_level, "text")
+    try:
+        system = build_system(settings)
+    except ValueError as e:
+        fail(str(e))
+        raise
+    except UNAVAILABLE_ERRORS as e:
+        fail(f"cannot open the store ({settings.database.kind}): {e}")
+        raise
+    try:
+        yield system
+    except DomainError as e:
+        fail(f"{e.en}\n{e.zh}")
+    except UNAVAILABLE_ERRORS as e:
+        fail(f"the store is unavailable: {e}")
+    finally:
+        system.close()
+
+
+def parse_instant(text: str | None, system: System) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"not an ISO 8601 instant: {text!r}")
+        raise
+    return value if value.tzinfo else value.replace(tzinfo=system.policy.zone)
+
+
+# -- serve -------------------------------------------------------------------------------------
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="port to listen on")] = None,
+    scheduler: Annotated[
+        bool | None, typer.Option("--scheduler/--no-scheduler", help="run the tick scheduler")
+    ] = None,
+) -> None:
+    """Serve the web pages, the JSON API and (by default) the scheduler."""
+    import uvicorn
+
+    from safeloop.web import web_app
+
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        system = build_system(settings)
+    except STARTUP_ERRORS as e:
+        fail(f"cannot start: {e}")
+        raise
+    app = web_app(system, with_scheduler=settings.scheduler if scheduler is None else scheduler)
+    if not settings.admin_token:
+        typer.echo("note: SAFELOOP_ADMIN_TOKEN is not set; only person tokens can sign in")
+    uvicorn.run(
+        app,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,
+        timeout_graceful_shutdown=10,
+    )
+
+
+# -- demo --------------------------------------------------------------------------------------
+
+
+@cli.command()
+def demo(
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="do nothing when the store already has events")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="random seed")] = 7,
+    days: Annotated[int, typer.Option(help="days of history to simulate")] = 60,
+    findings: Annotated[int, typer.Option(help="findings to file")] = 200,
+) -> None:
+    """Load a demo mine: departments, people, and findings in every state (some overdue)."""
+    from safeloop.demo import load_demo
+
+    with opened() as system:
+        if system.app.head() > 0:
+            if if_empty:
+                typer.echo("the store already has data; demo not loaded")
+                return
+            fail("the store already has data; the demo loads only into an empty store")
+        summary = load_demo(system, seed=seed, days=days, findings=findings, echo=typer.echo)
+        typer.echo(summary)
+
+
+# -- organisation ------------------------------------------------------------------------------
+
+
+@org_cli.command("load")
+def org_load(
+    file: Annotated[Path, typer.Argument(help="JSON or YAML organisation document")],
+) -> None:
+    """Load the organisation document; only the differences are recorded."""
+    try:
+        text = file.read_text(encoding="utf-8")
+        document = json.loads(text) if file.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as e:
+        fail(f"cannot read {file}: {e}")
+    with opened() as system:
+        try:
+            changes = system.app.load_org(document, actor=ADMIN_ACTOR, now=system.now())
+        except DomainError as e:
+            where = getattr(e, "field", "")
+            fail(f"{where}: {e.en}\n{where}: {e.zh}")
+        typer.echo(f"{changes} change(s) recorded")
+
+
+@org_cli.command("show")
+def org_show() -> None:
+    """Print the organisation document (YAML)."""
+    with opened() as system:
+        typer.echo(yaml.safe_dump(system.app.org().document(), allow_unicode=True, sort_keys=False))
+
+
+# -- tokens ------------------------------------------------------------------------------------
+
+
+@token_cli.command("create")
+def token_create(
+    person: Annotated[str, typer.Argument(help="person id")],
+    label: Annotated[str, typer.Option(help="what the token is for")] = "cli",
+) -> None:
+    """Create an API token for a person and print it (it is shown only once)."""
+    with opened() as system:
+        typer.echo(
+            system.app.create_token(person, label=label, actor=ADMIN_ACTOR, now=system.now())
+        )
+
+
+@token_cli.command("revoke")
+def token_revoke(
+    token: Annotated[str, typer.Argument(help="the token (or its sl_<id> prefix)")],
+    reason: Annotated[str, typer.Option(help="why")] = "revoked",
+) -> None:
+    """Revoke a token; it stops working at once."""
+    with opened() as system:
+        system.app.revoke_token(token, actor=ADMIN_ACTOR, reason=reason, now=system.now())
+        typer.echo("revoked")
+
+
+# -- tick --------------------------------------------------------------------------------------
+
+
+@cli.command()
+def tick(
+    now: Annotated[
+        str | None, typer.Option(help="ISO instant to tick at (not later than the clock)")
+    ] = None,
+) -> None:
+    """Handle every missed deadline up to now: handling opinions and re-notices, once each."""
+    with opened() as system:
+        clock_now = system.now()
+        at = parse_instant(now, system) or clock_now
+        if at > clock_now:
+            fail("--now may not be later than the clock (it would issue false re-notices)")
+        system.runner.catch_up()
+        result = system.app.tick(at)
+        system.runner.catch_up()
+        typer.echo(
+            f"checked {result.checked}, re-noticed {result.renoticed},"
+            f" conflicts {result.conflicts} (at {at.isoformat()})"
+        )
+
+
+# -- history -----------------------------------------------------------------------------------
+
+
+@cli.command()
+def history(
+    item: Annotated[str, typer.Argument(help="item id (uuid) or number, e.g. YH-20261125-0001")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="ISO instant")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Print an item's state and every event (as recorded by an instant, if given)."""
+    with opened() as system:
+        system.runner.catch_up()
+        try:
+            hazard_id = UUID(item)
+        except ValueError:
+            found = boards.find_by_number(system.store, item)
+            if found is None:
+                fail(f"no item with id or number {item!r}")
+                raise
+            hazard_id = UUID(found)
+        when = parse_instant(as_of, system)
+        hazard = system.app.hazard(hazard_id, as_of=when)
+        events = timeline.history(system.store, str(hazard_id), when)
+        if as_json:
+            state: dict[str, Any] = {
+                "id": str(hazard.id),
+                "number": hazard.number,
+                "state": hazard.state,
+                "version": hazard.version,
+                "as_of": as_of,
+                "history": events,
+            }
+            typer.echo(json.dumps(jsonable(state), ensure_ascii=False, indent=2))
+            return
+        typer.echo(
+            f"{hazard.number}  {hazard.state}  v{hazard.version}  {hazard.location}"
+            f"{'  (as of ' + as_of + ')' if as_of else ''}"
+        )
+        typer.echo(f"  {hazard.description}")
+        for e in events:
+            data = json.dumps(e["data"], ensure_ascii=False)
+            typer.echo(
+                f"  v{e['version']:<3} {e['recorded_at']}  {e['type']:<24} by {e['actor']}  "
+                f"(occurred {e['occurred_at']})  {data}"
+            )
+
+
+# -- projections -------------------------------------------------------------------------------
+
+
+@projections_cli.command("status")
+def projections_status() -> None:
+    """Each read model's position in the log and how far behind it is."""
+    with opened() as system:
+        for s in system.runner.status():
+            typer.echo(
+                f"{s.name:<12} position {s.position:>10}  head {s.head:>10}  lag {s.lag:>8}"
+                f"  updated {s.updated_at or '-'}"
+            )
+
+
+@projections_cli.command("rebuild")
+def projections_rebuild(
+    names: Annotated[list[str] | None, typer.Argument(help="read models (default: all)")] = None,
+) -> None:
+    """Rebuild read models from the first event."""
+    with opened() as system:
+        try:
+            system.runner.reset(names or None)
+        except KeyError as e:
+            fail(f"unknown read model(s): {e}")
+        with typer.progressbar(length=max(system.app.head(), 1), label="rebuilding") as bar:
+            before = 0
+            while system.runner.run_once():
+                position = system.runner.position()
+                bar.update(position - before)
+                before = position
+        typer.echo(f"rebuilt {', '.join(names or [p.name for p in system.runner.projections])}")
+
+
+def main() -> None:
+    try:
+        cli()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

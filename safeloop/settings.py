@@ -1,0 +1,90 @@
+"""Settings, from the environment (prefix ``SAFELOOP_``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SAFELOOP_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    #: sqlite:///path/to/file.db (relative to the working directory) or
+    #: postgresql://user[:password]@host[:port]/dbname
+    database_url: str = "sqlite:///./safeloop.db"
+    #: PostgreSQL schema for events and read models
+    database_schema: str = "public"
+    #: bearer token with every right (for set-up and automation); unset: no admin token
+    admin_token: SecretStr | None = None
+    #: YAML file with the site policy (deadlines, escalation ladder, timezone)
+    policy_file: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    #: run the scheduler (tick, digest) inside ``safeloop serve``
+    scheduler: bool = True
+    tick_interval_seconds: Annotated[int, Field(ge=1)] = 60
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    #: how long a command waits for the read models before answering (read-your-writes)
+    read_your_writes_timeout: float = 10.0
+    projection_batch_size: Annotated[int, Field(ge=1)] = 1000
+    projection_poll_seconds: float = 1.0
+    #: connections to PostgreSQL for the event store and for the read models, each
+    pool_size: Annotated[int, Field(ge=1)] = 10
+    #: largest request body accepted, in bytes
+    max_body_bytes: int = 1_048_576
+    #: the address users reach the server at (for links in notices)
+    base_url: str = "http://127.0.0.1:8000"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        parse_database_url(value)
+        return value
+
+    @property
+    def database(self) -> Database:
+        return parse_database_url(self.database_url)
+
+
+@dataclass(frozen=True)
+class Database:
+    kind: Literal["sqlite", "postgres"]
+    #: SQLite file path
+    path: str = ""
+    host: str = ""
+    port: int = 5432
+    user: str = ""
+    password: str = ""
+    dbname: str = ""
+
+
+def parse_database_url(url: str) -> Database:
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        # sqlite:///relative.db and sqlite:////absolute.db, as in SQLAlchemy
+        path = unquote(url[len("sqlite:///") :]) if url.startswith("sqlite:///") else ""
+        if not path:
+            raise ValueError("sqlite URL needs a file path: sqlite:///./safeloop.db")
+        return Database(kind="sqlite", path=path)
+    if parts.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+        dbname = parts.path.lstrip("/")
+        if not dbname:
+            raise ValueError("postgresql URL needs a database name: postgresql://user@host/db")
+        query = parse_qs(parts.query)
+        return Database(
+            kind="postgres",
+            host=parts.hostname or query.get("host", ["127.0.0.1"])[0],
+            port=parts.port or 5432,
+            user=unquote(parts.username or "postgres"),
+            password=unquote(parts.password or ""),
+            dbname=dbname,
+        )
+    raise ValueError(f"unsupported database URL scheme {parts.scheme!r} (sqlite or postgresql)")
