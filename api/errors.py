@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.errors import (
+    Contention,
     DomainError,
     IllegalTransition,
     InvalidCommand,
@@ -140,6 +141,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse(status_code=404, content=body(exc.code, exc.en, exc.zh))
+
+    @app.exception_handler(Contention)
+    async def busy(_: Request, exc: Contention) -> JSONResponse:
+        return JSONResponse(
+            status_code=503, content=body(exc.code, exc.en, exc.zh), headers={"Retry-After": "1"}
+        )
 
     @app.exception_handler(DomainError)
     async def domain(_: Request, exc: DomainError) -> JSONResponse:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import random
 import secrets
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,7 +24,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording
 
 from domain.credentials import Credential
-from domain.errors import InvalidCommand, NotFound, VersionConflict
+from domain.errors import Contention, InvalidCommand, NotFound, VersionConflict
 from domain.hazard import Hazard
 from domain.ids import hazard_id_for_client_ref, sequence_id
 from domain.organisation import ORGANISATION_ID, Organisation
@@ -85,6 +88,7 @@ class SafeLoop(Application[UUID]):
         self.policy = policy or SitePolicy()
         self.due_items = due_items
         self._listeners: list[Callable[[int], None]] = []
+        self._numbering = threading.Lock()
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -168,40 +172,44 @@ class SafeLoop(Application[UUID]):
                 "department", f"unknown department {department!r}", f"未知部门“{department}”"
             )
         hazard_id = hazard_id_for_client_ref(client_ref) if client_ref else uuid4()
-        for _ in range(attempts):
+        day = f"{self.policy.local_date(now):%Y%m%d}"
+        for attempt in range(attempts):
             if client_ref:
                 existing = self._existing(hazard_id)
                 if existing is not None:
                     return existing
-            day = f"{self.policy.local_date(now):%Y%m%d}"
-            sequence = self._sequence(f"hazard:{day}", now)
-            number = f"{NUMBER_PREFIX.get(kind, 'YH')}-{day}-{sequence.next(now):04d}"
-            hazard = Hazard.report(
-                hazard_id=hazard_id,
-                number=number,
-                kind=kind,
-                description=description,
-                location=location,
-                reporter=reporter,
-                reporter_role=reporter_role,
-                occurred_at=occurred_at,
-                department=department,
-                client_ref=client_ref,
-                actor=actor,
-                now=now,
-            )
-            try:
-                recordings = self.save(hazard, sequence)
-            except IntegrityError:
-                # Either the day's counter moved (retry) or the same client_ref won (return it).
-                continue
-            return CommandResult(
-                hazard.id, hazard.state, hazard.version, _position(recordings), True, number
-            )
+            # Filings in this process take turns on the day's counter; another process may
+            # still advance it first, and then we retry after a short, random pause.
+            with self._numbering:
+                sequence = self._sequence(f"hazard:{day}", now)
+                number = f"{NUMBER_PREFIX.get(kind, 'YH')}-{day}-{sequence.next(now):04d}"
+                hazard = Hazard.report(
+                    hazard_id=hazard_id,
+                    number=number,
+                    kind=kind,
+                    description=description,
+                    location=location,
+                    reporter=reporter,
+                    reporter_role=reporter_role,
+                    occurred_at=occurred_at,
+                    department=department,
+                    client_ref=client_ref,
+                    actor=actor,
+                    now=now,
+                )
+                try:
+                    recordings = self.save(hazard, sequence)
+                except IntegrityError:
+                    pass  # the counter moved, or the same client_ref was filed: look again
+                else:
+                    return CommandResult(
+                        hazard.id, hazard.state, hazard.version, _position(recordings), True, number
+                    )
+            time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
         existing = self._existing(hazard_id)
         if existing is not None:
             return existing
-        raise VersionConflict("", [], 0)
+        raise Contention()
 
     def _existing(self, hazard_id: UUID) -> CommandResult | None:
         try:

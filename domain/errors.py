@@ -69,3 +69,15 @@ class NotFound(DomainError):
         super().__init__(f"{what} '{key}' not found", f"未找到{names_zh.get(what, what)}“{key}”")
         self.what = what
         self.key = key
+
+
+class Contention(DomainError):
+    """Too many writers at once to finish a command now; retrying shortly will (HTTP 503)."""
+
+    code = "busy"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "too many changes at the same moment; retry shortly",
+            "同一时刻修改过多，请稍后重试",
+        )

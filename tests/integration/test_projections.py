@@ -19,7 +19,7 @@ from projections.base import dump
 from projections.deadlines import DeadlineIndex
 from projections.store import PostgresViewStore
 from safeloop.demo import load_demo
-from safeloop.system import System
+from safeloop.system import System, build_system
 from tests.conftest import ORG, PG_URL, T0, FakeClock
 
 
@@ -126,24 +126,29 @@ def test_the_background_runner_gives_read_your_writes(system: System) -> None:
         system.runner.stop()
 
 
-def test_numbers_stay_gapless_under_concurrent_filing(system: System) -> None:
+def test_numbers_stay_gapless_under_concurrent_filing(system: System, clock: FakeClock) -> None:
+    """Eight writers in two "processes" (two applications over one store) file at once."""
     setup_org(system)
+    other = build_system(system.settings, clock=clock)
     numbers: list[str] = []
     errors: list[BaseException] = []
 
-    def worker() -> None:
+    def worker(target: System) -> None:
         try:
             for _ in range(10):
-                hid = file(system)
-                numbers.append(system.app.hazard(hid).number)
+                hid = file(target)
+                numbers.append(target.app.hazard(hid).number)
         except BaseException as e:  # collected and asserted below
             errors.append(e)
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    threads = [threading.Thread(target=worker, args=(s,)) for s in [system, other] * 4]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        other.close()
     assert not errors
     assert sorted(numbers) == [f"YH-20261102-{i:04d}" for i in range(1, 81)]
 
