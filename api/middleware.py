@@ -114,7 +114,11 @@ class Metrics:
             self.requests.labels(method, route, str(status)).inc()
             self.latency.labels(method, route).observe(elapsed)
             log.info(
-                "request",
+                "%s %s %s %.1fms",
+                method,
+                route,
+                status,
+                elapsed * 1000,
                 extra={
                     "method": method,
                     "route": route,

@@ -314,14 +314,29 @@ def load_demo(
     return "\n".join(lines)
 
 
+#: one demo user per role, the unit roles all from 综采一队 (ZC1)
+DEMO_USERS = (
+    "ZC1-4",
+    "ZC1-3",
+    "ZC1-2",
+    "ZC1-1",
+    "M01",
+    "Y01",
+    "X01",
+    "A01",
+    "A02",
+    "L02",
+    "L05",
+    "L01",
+    "X04",
+)
+
+
 def _demo_tokens(system: System) -> list[tuple[str, str, str, str]]:
     org = system.app.org()
     chosen: list[tuple[str, str, str, str]] = []
-    seen_roles: set[str] = set()
-    for pid, person in sorted(org.people.items()):
-        if person["role"] in seen_roles:
-            continue
-        seen_roles.add(person["role"])
+    for pid in DEMO_USERS:
+        person = org.people[pid]
         token = system.app.create_token(pid, label="demo", actor="admin", now=system.now())
         chosen.append((pid, person["name"], person["role"], token))
     return chosen
@@ -443,7 +458,10 @@ def _plan(sim: _Sim, hazard_id: UUID, unit: str, kind: str, filed: datetime) -> 
 
     sim.at(notice_at, notice)
     deadline = notice_at + span
-    path = rng.random()
+    # Recent items are more often still open (late, or not done at all), so the boards
+    # show overdue and escalated items today.
+    recent = filed > sim.end - timedelta(days=10)
+    path = rng.random() * (0.7 if recent else 1.0) + (0.3 if recent else 0.0)
     if path < 0.55:  # on time
         submit_at = notice_at + span * rng.uniform(0.3, 0.95)
     elif path < 0.65:  # asks for more time first
@@ -472,7 +490,7 @@ def _plan(sim: _Sim, hazard_id: UUID, unit: str, kind: str, filed: datetime) -> 
         submit_at = (deadline + span * rng.uniform(0.2, 0.9)) if granted else deadline - span * 0.1
     elif path < 0.92:  # late: the tick will re-notice first
         submit_at = deadline + timedelta(hours=rng.uniform(2, 60))
-    elif filed > sim.end - timedelta(days=10):  # not done at all (yet): escalates
+    elif recent:  # not done at all (yet): escalates
         return
     else:
         submit_at = deadline + timedelta(hours=rng.uniform(30, 100))

@@ -1,0 +1,101 @@
+"""The ``safeloop`` command line, as an operator uses it (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from projections import boards
+from safeloop.cli import cli
+from safeloop.settings import Settings
+from safeloop.system import build_system
+from tests.conftest import drop_schema, settings_for
+
+
+@pytest.fixture
+def env(store_kind: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    settings, schema = settings_for(store_kind, tmp_path)
+    variables = {
+        "SAFELOOP_DATABASE_URL": settings.database_url,
+        "SAFELOOP_DATABASE_SCHEMA": settings.database_schema,
+    }
+    yield variables
+    if schema:
+        drop_schema(schema)
+
+
+def run(env: dict[str, str], *args: str, code: int = 0) -> str:
+    result = CliRunner().invoke(cli, list(args), env=env)
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+def test_demo_history_tick_and_projections(env: dict[str, str]) -> None:
+    out = run(env, "demo", "--days", "8", "--findings", "40")
+    assert "demo mine loaded" in out
+    tokens = re.findall(r"(sl_[0-9a-f]{32}_\S+)", out)
+    assert len(tokens) >= 10
+    assert "already has data" in run(env, "demo", "--if-empty")
+    run(env, "demo", code=2)  # never over existing data
+
+    status = run(env, "projections", "status")
+    assert re.search(r"boards\s+position\s+(\d+)\s+head\s+\1\s+lag\s+0", status), status
+
+    ticked = run(env, "tick")
+    assert re.match(r"checked \d+, re-noticed 0, conflicts 0", ticked), ticked
+    assert "later than the clock" in run(env, "tick", "--now", "2999-01-01T00:00:00", code=2)
+
+    org = run(env, "org", "show")
+    assert "综采一队" in org
+    system = build_system(
+        Settings(
+            database_url=env["SAFELOOP_DATABASE_URL"],
+            database_schema=env["SAFELOOP_DATABASE_SCHEMA"],
+        )
+    )
+    try:
+        items, _ = boards.list_items(system.store, state="CLOSED", limit=1)
+    finally:
+        system.close()
+    number = items[0]["number"]
+    history = run(env, "history", number)
+    assert history.startswith(f"{number}  CLOSED")
+    assert "Reported" in history
+    assert "Closed" in history
+    as_json = json.loads(run(env, "history", items[0]["id"], "--json"))
+    assert as_json["state"] == "CLOSED"
+    assert as_json["history"][0]["type"] == "Reported"
+    first = as_json["history"][0]["recorded_at"]
+    assert (
+        json.loads(run(env, "history", number, "--json", "--as-of", first))["state"] == "REPORTED"
+    )
+    rebuilt = run(env, "projections", "rebuild")
+    assert "rebuilt boards, deadlines, timeline" in rebuilt
+    assert "lag        0" in run(env, "projections", "status")
+
+
+def test_org_load_token_and_history(env: dict[str, str], tmp_path: Path) -> None:
+    doc = tmp_path / "org.yaml"
+    doc.write_text(
+        Path(__file__).parents[2].joinpath("examples", "org.yaml").read_text(encoding="utf-8"),
+        encoding="utf-8",
+    )
+    assert "change(s) recorded" in run(env, "org", "load", str(doc))
+    assert run(env, "org", "load", str(doc)).startswith("0 change(s)")
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps({"departments": [], "people": [{"id": "x", "name": "y", "role": "boss"}]})
+    )
+    out = run(env, "org", "load", str(bad), code=2)
+    assert "people[0].role" in out
+    assert "未知角色" in out
+    token = run(env, "token", "create", "ZC1-4").strip()
+    assert token.startswith("sl_")
+    assert "未找到人员" in run(env, "token", "create", "nobody", code=2)
+    assert "revoked" in run(env, "token", "revoke", token)
+    assert "no item" in run(env, "history", "YH-20000101-0001", code=2)
