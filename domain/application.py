@@ -1,42 +1,36 @@
-"""The safeloop Application: each command loads an aggregate, calls one method, saves.
+"""The safeloop Application: the Hazard loop's commands, combined with the other modules.
 
-Time (``now``) and the acting person come from the caller. ``save`` returns recordings
-whose notification ids let callers wait until the read models have caught up.
+Command modules are mixins of :class:`~domain.app_base.AppBase` (one module per aggregate
+family); ``SafeLoop`` lists them as its bases, so every command shares one log.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import random
-import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol, TypeVar
+from typing import Protocol
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.persistence import IntegrityError
 
-from domain.credentials import Credential
+from domain.app_base import SYSTEM_ACTOR, AppBase, CommandResult, position_of, replay
+from domain.credentials import CredentialCommands
 from domain.errors import Contention, InvalidCommand, NotFound, VersionConflict
 from domain.hazard import Hazard
 from domain.ids import hazard_id_for_client_ref, sequence_id
-from domain.organisation import ORGANISATION_ID, Organisation
+from domain.organisation import Organisation
 from domain.policy import SitePolicy
 from domain.sequence import NumberSequence
 
 NUMBER_PREFIX = {"hazard": "YH", "violation": "SW", "problem": "WT"}
-SYSTEM_ACTOR = "system"
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-TOKEN_PREFIX = "sl"  # noqa: S105 - a label, not a secret
 
-A = TypeVar("A", bound=Aggregate)
+__all__ = ["CommandResult", "DueItems", "SafeLoop", "TickResult"]
 
 
 class DueItems(Protocol):
@@ -51,17 +45,6 @@ class DueItems(Protocol):
     ) -> list[tuple[datetime, UUID]]: ...
 
 
-@dataclass(frozen=True)
-class CommandResult:
-    id: UUID
-    state: str
-    version: int
-    #: highest notification id written (None when nothing was written)
-    position: int | None
-    created: bool = True
-    number: str | None = None
-
-
 @dataclass
 class TickResult:
     now: datetime
@@ -71,7 +54,7 @@ class TickResult:
     renoticed_ids: list[UUID] = field(default_factory=list)
 
 
-class SafeLoop(Application[UUID]):
+class SafeLoop(CredentialCommands, AppBase):
     """The one application of a site; its events live in one log (``safeloop_events``)."""
 
     name = "SafeLoop"
@@ -84,65 +67,9 @@ class SafeLoop(Application[UUID]):
         policy: SitePolicy | None = None,
         due_items: DueItems | None = None,
     ) -> None:
-        super().__init__(env=env)
-        self.policy = policy or SitePolicy()
+        super().__init__(env, policy=policy)
         self.due_items = due_items
-        self._listeners: list[Callable[[int], None]] = []
         self._numbering = threading.Lock()
-
-    # -- plumbing ----------------------------------------------------------------------------
-
-    def on_saved(self, listener: Callable[[int], None]) -> None:
-        """Call ``listener(max_notification_id)`` after every successful save."""
-        self._listeners.append(listener)
-
-    def _notify(self, recordings: list[Recording[UUID]]) -> None:
-        position = _position(recordings)
-        if position is not None:
-            for listener in self._listeners:
-                listener(position)
-
-    def _get(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
-        try:
-            aggregate: Aggregate = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            raise NotFound(what, str(aggregate_id)) from None
-        if not isinstance(aggregate, cls):
-            raise NotFound(what, str(aggregate_id))
-        return aggregate
-
-    def head(self) -> int:
-        """The highest notification id in the log (0 when empty)."""
-        return self.recorder.max_notification_id() or 0
-
-    # -- organisation ------------------------------------------------------------------------
-
-    def org(self, as_of: datetime | None = None) -> Organisation:
-        """The organisation now, or as it was recorded at ``as_of``."""
-        if as_of is not None:
-            org = _replay(self.events.get(ORGANISATION_ID), as_of)
-            if org is None:
-                return Organisation.found(SYSTEM_ACTOR, as_of)
-            assert isinstance(org, Organisation)
-            return org
-        try:
-            return self._get(Organisation, ORGANISATION_ID, "organisation")
-        except NotFound:
-            return Organisation.found(SYSTEM_ACTOR, EPOCH)
-
-    def load_org(self, document: Mapping[str, Any], *, actor: str, now: datetime) -> int:
-        """Record the differences between the organisation and ``document``."""
-        try:
-            org = self._get(Organisation, ORGANISATION_ID, "organisation")
-        except NotFound:
-            org = Organisation.found(actor, now)
-        changes = org.load(document, actor=actor, now=now)
-        if org.pending_events:
-            try:
-                self.save(org)
-            except IntegrityError:
-                raise VersionConflict("", [], org.version) from None
-        return changes
 
     # -- filing ------------------------------------------------------------------------------
 
@@ -203,7 +130,12 @@ class SafeLoop(Application[UUID]):
                     pass  # the counter moved, or the same client_ref was filed: look again
                 else:
                     return CommandResult(
-                        hazard.id, hazard.state, hazard.version, _position(recordings), True, number
+                        hazard.id,
+                        hazard.state,
+                        hazard.version,
+                        position_of(recordings),
+                        True,
+                        number,
                     )
             time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
         existing = self._existing(hazard_id)
@@ -421,6 +353,7 @@ class SafeLoop(Application[UUID]):
             copies=org.resolve_copies(self.policy.copy_roles_for_level(level), hazard.department),
             opinion=self._opinion(hazard, level, new_deadline, org),
             actor=SYSTEM_ACTOR,
+            case_level=self.policy.case_level,
         )
         if not done:
             return None
@@ -467,7 +400,7 @@ class SafeLoop(Application[UUID]):
         """The item now, or as it was recorded at ``as_of``."""
         if as_of is None:
             return self._get(Hazard, hazard_id, "hazard")
-        hazard = _replay(self.events.get(hazard_id), as_of)
+        hazard = replay(self.events.get(hazard_id), as_of)
         if not isinstance(hazard, Hazard):
             raise NotFound("hazard", str(hazard_id))
         return hazard
@@ -478,44 +411,7 @@ class SafeLoop(Application[UUID]):
             raise NotFound("hazard", str(hazard_id))
         return events
 
-    # -- credentials -------------------------------------------------------------------------
-
-    def create_token(self, person: str, *, label: str, actor: str, now: datetime) -> str:
-        """Issue an API token for a person; the returned secret is shown once."""
-        if self.org().person(person) is None:
-            raise NotFound("person", person)
-        credential_id = uuid4()
-        secret = secrets.token_urlsafe(32)
-        self.save(Credential.issue(credential_id, person, _digest(secret), label, actor, now))
-        return f"{TOKEN_PREFIX}_{credential_id.hex}_{secret}"
-
-    def revoke_token(self, token_or_id: str, *, actor: str, reason: str, now: datetime) -> None:
-        credential_id = _credential_id(token_or_id)
-        if credential_id is None:
-            raise NotFound("token", token_or_id[:40])
-        credential = self._get(Credential, credential_id, "token")
-        credential.revoke(actor, reason, now)
-        self.save(credential)
-
-    def authenticate(self, token: str) -> str | None:
-        """The person a token belongs to, or None (unknown, wrong secret or revoked)."""
-        parts = token.split("_", 2)
-        credential_id = _credential_id(token)
-        if credential_id is None or len(parts) != 3:
-            return None
-        try:
-            credential = self._get(Credential, credential_id, "token")
-        except NotFound:
-            return None
-        if credential.revoked or not hmac.compare_digest(credential.digest, _digest(parts[2])):
-            return None
-        return credential.person
-
     # -- helpers -----------------------------------------------------------------------------
-
-    def _require_department(self, code: str) -> None:
-        if self.org().department(code) is None:
-            raise InvalidCommand("department", f"unknown department {code!r}", f"未知部门“{code}”")
 
     def _check_version(self, hazard: Hazard, expected_version: int | None) -> None:
         if expected_version is not None and expected_version != hazard.version:
@@ -538,33 +434,5 @@ class SafeLoop(Application[UUID]):
                 current.state, current.allowed_commands(), current.version
             ) from None
         return CommandResult(
-            hazard.id, hazard.state, hazard.version, _position(recordings), False, hazard.number
+            hazard.id, hazard.state, hazard.version, position_of(recordings), False, hazard.number
         )
-
-
-def _position(recordings: Iterable[Recording[UUID]]) -> int | None:
-    ids = [r.notification.id for r in recordings if r.notification.id is not None]
-    return max(ids) if ids else None
-
-
-def _replay(events: Iterator[Any] | Iterable[Any], as_of: datetime) -> Aggregate | None:
-    aggregate = None
-    for event in events:
-        if event.timestamp > as_of:
-            break
-        aggregate = event.mutate(aggregate)
-    return aggregate
-
-
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def _credential_id(token: str) -> UUID | None:
-    parts = token.split("_", 2)
-    if len(parts) < 2 or parts[0] != TOKEN_PREFIX:
-        return None
-    try:
-        return UUID(hex=parts[1])
-    except ValueError:
-        return None

@@ -121,6 +121,7 @@ class Hazard(Aggregate):
             h.merged_into = None
             h.duplicates = []
             h.closed_at = None
+            h.flagged_for_case = False
 
     class Screened(Event):
         grade: str
@@ -258,6 +259,14 @@ class Hazard(Aggregate):
             h.pending_extension = None
             h.state = S.OVERDUE
 
+    class FlaggedForCase(Event):
+        """The item reached the escalation level at which the policy opens a case."""
+
+        level: int
+
+        def apply(self, h: Hazard) -> None:
+            h.flagged_for_case = True
+
     class Closed(Event):
         rectified_at: datetime | None
         on_time: bool
@@ -292,6 +301,7 @@ class Hazard(Aggregate):
         merged_into: str | None
         duplicates: list[str]
         closed_at: datetime | None
+        flagged_for_case: bool
 
     # -- creation ----------------------------------------------------------------------------
 
@@ -531,11 +541,13 @@ class Hazard(Aggregate):
         copies: Sequence[str],
         opinion: str,
         actor: str,
+        case_level: int | None = None,
     ) -> bool:
         """Handle one missed deadline: a handling opinion and a re-notice, once per period.
 
         Returns False (and records nothing) when no deadline has passed unhandled, so that a
-        second tick at the same instant, or a second scheduler, adds nothing.
+        second tick at the same instant, or a second scheduler, adds nothing. Reaching
+        ``case_level`` for the first time also flags the item for an accountability case.
         """
         if not self.is_overdue_at(now):
             return False
@@ -559,6 +571,12 @@ class Hazard(Aggregate):
             deadline=new_deadline,
             copies=list(copies),
         )
+        if (
+            case_level is not None
+            and self.escalation_level >= case_level
+            and not self.flagged_for_case
+        ):
+            self._trigger(self.FlaggedForCase, actor, now, level=self.escalation_level)
         return True
 
     # -- helpers -----------------------------------------------------------------------------

@@ -175,6 +175,20 @@ def test_tick_renotices_once_and_widens_copies_by_level(app: SafeLoop) -> None:
     assert renotice[1].copies == ["u1", "d1", "l1", "c1"] and renotice[1].level == 2
 
 
+def test_reaching_the_case_level_flags_the_item_once(app: SafeLoop) -> None:
+    hid = file(app)
+    deadline = T0 + timedelta(hours=1)
+    notice(app, hid, deadline)
+    at = deadline
+    for _ in range(5):  # five missed deadlines in a row: levels 1..5
+        at += timedelta(hours=25)
+        assert app.tick(at).renoticed == 1
+    events = app.hazard_events(hid)
+    flags = [e for e in events if isinstance(e, Hazard.FlaggedForCase)]
+    assert [f.level for f in flags] == [app.policy.case_level]
+    assert app.hazard(hid).flagged_for_case
+
+
 def test_handling_opinion_is_dated_the_site_day(app: SafeLoop) -> None:
     hid = file(app)
     # deadline 15:30 UTC = 23:30 in Shanghai; the tick at 16:10 UTC is the next site day

@@ -1,0 +1,126 @@
+"""The base of the safeloop Application: plumbing every command module shares.
+
+Each command loads an aggregate, calls one method and saves. Time (``now``) and the acting
+person come from the caller. ``save`` returns recordings whose notification ids let callers
+wait until the read models have caught up (read-your-writes). Command modules are mixins of
+:class:`AppBase` (see domain/application.py for how they are combined).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Recording
+
+from domain.errors import InvalidCommand, NotFound, VersionConflict
+from domain.organisation import ORGANISATION_ID, Organisation
+from domain.policy import SitePolicy
+
+SYSTEM_ACTOR = "system"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+A = TypeVar("A", bound=Aggregate)
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    id: UUID
+    state: str
+    version: int
+    #: highest notification id written (None when nothing was written)
+    position: int | None
+    created: bool = True
+    number: str | None = None
+
+
+class AppBase(Application[UUID]):
+    """Plumbing shared by every command module: loading, the organisation, save listeners."""
+
+    def __init__(
+        self, env: Mapping[str, str] | None = None, *, policy: SitePolicy | None = None
+    ) -> None:
+        super().__init__(env=env)
+        self.policy = policy or SitePolicy()
+        self._listeners: list[Callable[[int], None]] = []
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def on_saved(self, listener: Callable[[int], None]) -> None:
+        """Call ``listener(max_notification_id)`` after every successful save."""
+        self._listeners.append(listener)
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        position = position_of(recordings)
+        if position is not None:
+            for listener in self._listeners:
+                listener(position)
+
+    def _get(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
+        try:
+            aggregate: Aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(what, str(aggregate_id)) from None
+        if not isinstance(aggregate, cls):
+            raise NotFound(what, str(aggregate_id))
+        return aggregate
+
+    def head(self) -> int:
+        """The highest notification id in the log (0 when empty)."""
+        return self.recorder.max_notification_id() or 0
+
+    # -- organisation ------------------------------------------------------------------------
+
+    def org(self, as_of: datetime | None = None) -> Organisation:
+        """The organisation now, or as it was recorded at ``as_of``."""
+        if as_of is not None:
+            org = replay(self.events.get(ORGANISATION_ID), as_of)
+            if org is None:
+                return Organisation.found(SYSTEM_ACTOR, as_of)
+            assert isinstance(org, Organisation)
+            return org
+        try:
+            return self._get(Organisation, ORGANISATION_ID, "organisation")
+        except NotFound:
+            return Organisation.found(SYSTEM_ACTOR, EPOCH)
+
+    def load_org(self, document: Mapping[str, Any], *, actor: str, now: datetime) -> int:
+        """Record the differences between the organisation and ``document``."""
+        try:
+            org = self._get(Organisation, ORGANISATION_ID, "organisation")
+        except NotFound:
+            org = Organisation.found(actor, now)
+        changes = org.load(document, actor=actor, now=now)
+        if org.pending_events:
+            try:
+                self.save(org)
+            except IntegrityError:
+                raise VersionConflict("", [], org.version) from None
+        return changes
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _require_department(self, code: str) -> None:
+        if self.org().department(code) is None:
+            raise InvalidCommand("department", f"unknown department {code!r}", f"未知部门“{code}”")
+
+
+def position_of(recordings: Iterable[Recording[UUID]]) -> int | None:
+    """The highest notification id among ``recordings`` (for read-your-writes)."""
+    ids = [r.notification.id for r in recordings if r.notification.id is not None]
+    return max(ids) if ids else None
+
+
+def replay(events: Iterator[Any] | Iterable[Any], as_of: datetime) -> Aggregate | None:
+    """An aggregate from its events recorded up to ``as_of`` (None if it did not exist yet)."""
+    aggregate = None
+    for event in events:
+        if event.timestamp > as_of:
+            break
+        aggregate = event.mutate(aggregate)
+    return aggregate
