@@ -8,6 +8,7 @@ wait until the read models have caught up (read-your-writes). Command modules ar
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,13 +44,34 @@ class AppBase(Application[UUID]):
     """Plumbing shared by every command module: loading, the organisation, save listeners."""
 
     def __init__(
-        self, env: Mapping[str, str] | None = None, *, policy: SitePolicy | None = None
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        policy: SitePolicy | None = None,
+        recording_clock: Callable[[], datetime] | None = None,
     ) -> None:
         super().__init__(env=env)
         self.policy = policy or SitePolicy()
+        #: when set, events are recorded at this clock's time (never earlier than ``now``)
+        self.recording_clock = recording_clock
         self._listeners: list[Callable[[int], None]] = []
 
     # -- plumbing ----------------------------------------------------------------------------
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """Save, stamping each new event with the time it is recorded.
+
+        Commands stamp events with their ``now``, which is usually the clock's time. When a
+        caller acts for a past instant (a tick run for an earlier ``now``), the event's
+        ``occurred_at`` keeps that instant but its recorded time must be the real one, or a
+        view "as of" a past instant would show what was not recorded yet.
+        """
+        if self.recording_clock is not None:
+            recorded = self.recording_clock()
+            for obj in objs:
+                if isinstance(obj, Aggregate):
+                    _restamp(obj, recorded)
+        return super().save(*objs, **kwargs)
 
     def on_saved(self, listener: Callable[[int], None]) -> None:
         """Call ``listener(max_notification_id)`` after every successful save."""
@@ -108,6 +130,17 @@ class AppBase(Application[UUID]):
     def _require_department(self, code: str) -> None:
         if self.org().department(code) is None:
             raise InvalidCommand("department", f"unknown department {code!r}", f"未知部门“{code}”")
+
+
+def _restamp(aggregate: Aggregate, recorded: datetime) -> None:
+    pending = aggregate.pending_events
+    for i, event in enumerate(pending):
+        if event.timestamp < recorded:
+            pending[i] = dataclasses.replace(event, timestamp=recorded)  # type: ignore[type-var]
+    if pending:
+        aggregate.modified_on = pending[-1].timestamp
+        if pending[0].originator_version == 1:
+            aggregate._created_on = pending[0].timestamp
 
 
 def position_of(recordings: Iterable[Recording[UUID]]) -> int | None:

@@ -66,8 +66,9 @@ class SafeLoop(CredentialCommands, AppBase):
         *,
         policy: SitePolicy | None = None,
         due_items: DueItems | None = None,
+        recording_clock: Callable[[], datetime] | None = None,
     ) -> None:
-        super().__init__(env, policy=policy)
+        super().__init__(env, policy=policy, recording_clock=recording_clock)
         self.due_items = due_items
         self._numbering = threading.Lock()
 

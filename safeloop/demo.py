@@ -244,12 +244,26 @@ class _Sim:
     counter: itertools.count[int] = field(default_factory=itertools.count)
     open_ids: list[UUID] = field(default_factory=list)
     errors: int = 0
+    current: datetime = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.current = self.end
 
     def at(self, when: datetime, run: Callable[[datetime], object]) -> None:
         if when < self.end:
             heapq.heappush(self.queue, _Action(when, next(self.counter), run))
 
     def run(self) -> None:
+        """Run every action in time order, with the events recorded at simulated times."""
+        app = self.system.app
+        real_clock = app.recording_clock
+        app.recording_clock = lambda: self.current
+        try:
+            self._run()
+        finally:
+            app.recording_clock = real_clock
+
+    def _run(self) -> None:
         next_tick: datetime | None = None
         while self.queue:
             action = heapq.heappop(self.queue)
@@ -258,6 +272,7 @@ class _Sim:
             while next_tick <= action.at:
                 self.tick(next_tick)
                 next_tick += timedelta(hours=1)
+            self.current = action.at
             try:
                 action.run(action.at)
             except DomainError:
@@ -268,6 +283,7 @@ class _Sim:
                 next_tick += timedelta(hours=1)
 
     def tick(self, now: datetime) -> None:
+        self.current = now
         self.system.runner.catch_up()
         self.system.app.tick(now)
 
@@ -285,8 +301,9 @@ def load_demo(
     now = system.now()
     start = now - timedelta(days=days)
     app = system.app
-    app.load_org(demo_org(), actor="admin", now=start - timedelta(days=1))
     sim = _Sim(system, rng, end=now)
+    sim.current = start - timedelta(days=1)
+    sim.at(sim.current, lambda at: app.load_org(demo_org(), actor="admin", now=at))
     # Most findings spread over the period; a tenth in the last day and a bit, so the
     # office's queue (reported, screened, just noticed) is not empty this morning.
     recent = max(1, findings // 10)
@@ -362,8 +379,7 @@ REPORTER_ROLE = {
 def _filer(sim: _Sim, i: int) -> Callable[[datetime], None]:
     rng = sim.rng
     app = sim.system.app
-    org = app.org()
-    reporters = [p for p in org.people.values() if p["role"] in REPORTER_ROLE]
+    reporters = [p for p in demo_org()["people"] if p["role"] in REPORTER_ROLE]
     unit = rng.choice([u[0] for u in UNITS])
     roll = rng.random()
     if roll < 0.15:

@@ -97,7 +97,8 @@ def build_system(settings: Settings, *, clock: Clock | None = None) -> System:
         store = PostgresViewStore(
             pg_conninfo(db), schema=settings.database_schema, pool_size=settings.pool_size
         )
-    app = SafeLoop(env, policy=policy, due_items=DeadlineIndex(store))
+    clock = clock or system_clock
+    app = SafeLoop(env, policy=policy, due_items=DeadlineIndex(store), recording_clock=clock)
     runner = ProjectionRunner(
         app,
         store,
@@ -106,7 +107,7 @@ def build_system(settings: Settings, *, clock: Clock | None = None) -> System:
         poll_interval=settings.projection_poll_seconds,
     )
     runner.setup()
-    return System(settings, app, store, runner, policy, clock or system_clock)
+    return System(settings, app, store, runner, policy, clock)
 
 
 def pg_conninfo(db: Database) -> dict[str, str | int]:
