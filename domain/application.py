@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -21,16 +21,18 @@ from eventsourcing.persistence import IntegrityError
 
 from domain.app_base import SYSTEM_ACTOR, AppBase, CommandResult, position_of, replay
 from domain.credentials import CredentialCommands
+from domain.digest import DigestCommands
 from domain.errors import Contention, InvalidCommand, NotFound, VersionConflict
 from domain.hazard import Hazard
 from domain.ids import hazard_id_for_client_ref, sequence_id
+from domain.inbox import InboxCommands
 from domain.organisation import Organisation
 from domain.policy import SitePolicy
 from domain.sequence import NumberSequence
 
 NUMBER_PREFIX = {"hazard": "YH", "violation": "SW", "problem": "WT"}
 
-__all__ = ["CommandResult", "DueItems", "SafeLoop", "TickResult"]
+__all__ = ["CommandResult", "DueItems", "DueReminders", "SafeLoop", "TickResult"]
 
 
 class DueItems(Protocol):
@@ -45,6 +47,14 @@ class DueItems(Protocol):
     ) -> list[tuple[datetime, UUID]]: ...
 
 
+class DueReminders(Protocol):
+    """The port through which ``tick`` finds items whose next reminder is due (same paging)."""
+
+    def due_reminders(
+        self, now: datetime, after: tuple[datetime, UUID] | None, limit: int
+    ) -> list[tuple[datetime, UUID]]: ...
+
+
 @dataclass
 class TickResult:
     now: datetime
@@ -52,9 +62,10 @@ class TickResult:
     renoticed: int = 0
     conflicts: int = 0
     renoticed_ids: list[UUID] = field(default_factory=list)
+    reminded: int = 0
 
 
-class SafeLoop(CredentialCommands, AppBase):
+class SafeLoop(InboxCommands, DigestCommands, CredentialCommands, AppBase):
     """The one application of a site; its events live in one log (``safeloop_events``)."""
 
     name = "SafeLoop"
@@ -67,9 +78,12 @@ class SafeLoop(CredentialCommands, AppBase):
         policy: SitePolicy | None = None,
         due_items: DueItems | None = None,
         recording_clock: Callable[[], datetime] | None = None,
+        due_reminders: DueReminders | None = None,
     ) -> None:
         super().__init__(env, policy=policy, recording_clock=recording_clock)
         self.due_items = due_items
+        #: without it, a tick issues no reminders
+        self.due_reminders = due_reminders
         self._numbering = threading.Lock()
 
     # -- filing ------------------------------------------------------------------------------
@@ -373,26 +387,72 @@ class SafeLoop(CredentialCommands, AppBase):
             f"于 {new_deadline.astimezone(zone):%Y-%m-%d %H:%M} 前完成整改，升级为 {level} 级督办。"
         )
 
+    def remind(self, hazard_id: UUID, now: datetime) -> CommandResult | None:
+        """Issue the reminder due at ``now`` to the responsible person and unit head, once.
+
+        Returns None when none is due (already issued, or not yet). Raises VersionConflict
+        when another process changed the item at the same moment.
+        """
+        hazard = self._get(Hazard, hazard_id, "hazard")
+        offsets = self.policy.reminder_offsets_hours
+        if hazard.reminder_due(now, offsets) is None:
+            return None
+        notice = hazard.notice or {}
+        department = self.org().department(hazard.department or "") or {}
+        recipients = [
+            p
+            for p in dict.fromkeys([notice.get("responsible_person"), department.get("unit_head")])
+            if p
+        ]
+        if not hazard.issue_reminder(
+            now=now, offsets_hours=offsets, recipients=recipients, actor=SYSTEM_ACTOR
+        ):
+            return None
+        return self._save(hazard)
+
     def tick(self, now: datetime, batch_size: int = 500) -> TickResult:
-        """Handle every missed deadline up to ``now`` (found through the DueItems port)."""
+        """Handle every missed deadline up to ``now``, then the reminders due.
+
+        Both are found through the DueItems port; each decision is the item's own, so a
+        second tick (or a second scheduler) at the same moment adds nothing.
+        """
         if self.due_items is None:
             raise RuntimeError("tick needs the deadlines read model (due_items)")
         result = TickResult(now=now)
+        for hazard_id in self._due(self.due_items.due, now, batch_size):
+            result.checked += 1
+            try:
+                if self.handle_overdue(hazard_id, now) is not None:
+                    result.renoticed += 1
+                    result.renoticed_ids.append(hazard_id)
+            except VersionConflict:
+                result.conflicts += 1
+            except NotFound:
+                continue
+        reminders = self.due_reminders.due_reminders if self.due_reminders else None
+        for hazard_id in self._due(reminders, now, batch_size) if reminders else ():
+            try:
+                if self.remind(hazard_id, now) is not None:
+                    result.reminded += 1
+            except VersionConflict:
+                result.conflicts += 1
+            except NotFound:
+                continue
+        return result
+
+    @staticmethod
+    def _due(
+        query: Callable[[datetime, tuple[datetime, UUID] | None, int], list[tuple[datetime, UUID]]],
+        now: datetime,
+        batch_size: int,
+    ) -> Iterator[UUID]:
         after: tuple[datetime, UUID] | None = None
         while True:
-            rows = self.due_items.due(now, after, batch_size)
+            rows = query(now, after, batch_size)
             for _, hazard_id in rows:
-                result.checked += 1
-                try:
-                    if self.handle_overdue(hazard_id, now) is not None:
-                        result.renoticed += 1
-                        result.renoticed_ids.append(hazard_id)
-                except VersionConflict:
-                    result.conflicts += 1
-                except NotFound:
-                    continue
+                yield hazard_id
             if len(rows) < batch_size:
-                return result
+                return
             after = rows[-1]
 
     # -- queries -----------------------------------------------------------------------------

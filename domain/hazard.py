@@ -122,6 +122,8 @@ class Hazard(Aggregate):
             h.duplicates = []
             h.closed_at = None
             h.flagged_for_case = False
+            h.deadline_set_at = None
+            h.reminded_offsets = []
 
     class Screened(Event):
         grade: str
@@ -184,6 +186,7 @@ class Hazard(Aggregate):
             h.original_deadline = self.deadline
             h.agreed_deadline = self.deadline
             h.state = S.NOTICED
+            _deadline_set(h, self.occurred_at)
 
     class ExtensionRequested(Event):
         requested_deadline: datetime
@@ -204,6 +207,7 @@ class Hazard(Aggregate):
             h.deadline = self.deadline
             h.agreed_deadline = self.deadline
             h.pending_extension = None
+            _deadline_set(h, self.occurred_at)
 
     class ExtensionDenied(Event):
         note: str
@@ -235,6 +239,7 @@ class Hazard(Aggregate):
         def apply(self, h: Hazard) -> None:
             if self.deadline is not None:
                 h.deadline = self.deadline
+                _deadline_set(h, self.occurred_at)
             h.state = self.reopened_as
 
     class HandlingOpinionIssued(Event):
@@ -258,6 +263,17 @@ class Hazard(Aggregate):
             h.deadline = self.deadline
             h.pending_extension = None
             h.state = S.OVERDUE
+            _deadline_set(h, self.occurred_at)
+
+    class ReminderIssued(Event):
+        """A reminder before the running deadline, ``offset_hours`` ahead of it."""
+
+        deadline: datetime
+        offset_hours: float
+        recipients: list[str]
+
+        def apply(self, h: Hazard) -> None:
+            h.reminded_offsets = [*h.reminded_offsets, self.offset_hours]
 
     class FlaggedForCase(Event):
         """The item reached the escalation level at which the policy opens a case."""
@@ -302,6 +318,9 @@ class Hazard(Aggregate):
         duplicates: list[str]
         closed_at: datetime | None
         flagged_for_case: bool
+        #: when the running deadline was set, and the reminders already issued for it
+        deadline_set_at: datetime | None
+        reminded_offsets: list[float]
 
     # -- creation ----------------------------------------------------------------------------
 
@@ -579,6 +598,53 @@ class Hazard(Aggregate):
             self._trigger(self.FlaggedForCase, actor, now, level=self.escalation_level)
         return True
 
+    def reminder_due(self, now: datetime, offsets_hours: Sequence[float]) -> float | None:
+        """The reminder (its offset in hours) to issue at ``now``, or None.
+
+        A reminder ``o`` hours ahead is due from ``deadline - o`` until the deadline, unless
+        that instant was not after the moment the deadline was set (the notice itself said
+        it). When a tick comes late and several are due, only the nearest one is issued and
+        the earlier ones are skipped for good; each is issued at most once per deadline.
+        """
+        if self.state not in RUNNING_STATES or self.deadline is None or now >= self.deadline:
+            return None
+        set_at = self.deadline_set_at
+        due = [
+            o
+            for o in offsets_hours
+            if self.deadline - timedelta(hours=o) <= now
+            and (set_at is None or self.deadline - timedelta(hours=o) > set_at)
+        ]
+        if not due:
+            return None
+        nearest = min(due)
+        if self.reminded_offsets and nearest >= min(self.reminded_offsets):
+            return None
+        return nearest
+
+    def issue_reminder(
+        self,
+        *,
+        now: datetime,
+        offsets_hours: Sequence[float],
+        recipients: Sequence[str],
+        actor: str,
+    ) -> bool:
+        """Record the reminder due at ``now``, once; False (nothing recorded) otherwise."""
+        offset = self.reminder_due(now, offsets_hours)
+        if offset is None:
+            return False
+        assert self.deadline is not None
+        self._trigger(
+            self.ReminderIssued,
+            actor,
+            now,
+            deadline=self.deadline,
+            offset_hours=float(offset),
+            recipients=list(recipients),
+        )
+        return True
+
     # -- helpers -----------------------------------------------------------------------------
 
     def _expect(self, command: str, now: datetime) -> None:
@@ -594,6 +660,11 @@ class Hazard(Aggregate):
             timestamp=max(now, self.modified_on),
             **kwargs,
         )
+
+
+def _deadline_set(h: Hazard, at: datetime) -> None:
+    h.deadline_set_at = at
+    h.reminded_offsets = []
 
 
 def _require_choice(field: str, value: str, choices: Sequence[str]) -> None:

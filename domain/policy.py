@@ -50,6 +50,8 @@ class SitePolicy:
                 raise ValueError(f"deadline_hours.{key} must be positive")
         if not self.renotice_hours > 0:
             raise ValueError("renotice_hours must be positive")
+        if not all(h > 0 for h in self.reminder_offsets_hours):
+            raise ValueError("reminder_offsets_hours must be positive")
         if not self.escalation_copies:
             raise ValueError("escalation_copies needs at least level 1")
         for level, roles in self.escalation_copies.items():

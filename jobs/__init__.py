@@ -1,1 +1,1 @@
-"""Scheduled work: the tick (deadlines, re-notices), later the digest and the outbox sender."""
+"""Scheduled work: the tick (deadlines, re-notices, reminders), the digest, the outbox sender."""

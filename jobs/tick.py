@@ -19,13 +19,14 @@ def run_tick(app: SafeLoop, clock: Callable[[], datetime]) -> TickResult | None:
     except UNAVAILABLE_ERRORS as e:
         log.warning("tick skipped: store unavailable", extra={"error": str(e)})
         return None
-    if result.renoticed or result.conflicts:
+    if result.renoticed or result.reminded or result.conflicts:
         log.info(
             "tick",
             extra={
                 "now": now.isoformat(),
                 "checked": result.checked,
                 "renoticed": result.renoticed,
+                "reminded": result.reminded,
                 "conflicts": result.conflicts,
             },
         )

@@ -1,13 +1,14 @@
-"""``deadlines``: the index the scheduler reads — each running deadline, by due time.
+"""``deadlines``: the index the scheduler reads — each running deadline and next reminder.
 
-A tick asks only for rows due before ``now`` (an index range scan), so its cost grows with
-the due items, not with all items.
+Two kinds of row per item: ``deadline`` (when the running deadline passes) and ``reminder``
+(when its next reminder falls due, per the policy's offsets). A tick asks only for rows due
+by ``now`` (an index range scan), so its cost grows with the due items, not with all items.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -30,6 +31,10 @@ class Deadlines(Projection):
     name = "deadlines"
     tables = ("deadlines",)
 
+    def __init__(self, reminder_offsets_hours: Sequence[float] = ()) -> None:
+        #: largest first, as the reminders fall due
+        self.offsets = sorted({float(h) for h in reminder_offsets_hours}, reverse=True)
+
     def ddl(self, dialect: str) -> list[str]:
         return [
             "CREATE TABLE IF NOT EXISTS deadlines ("
@@ -39,22 +44,40 @@ class Deadlines(Projection):
         ]
 
     def apply(self, cur: Cursor, items: Sequence[Item]) -> None:
-        # Only the last word per item counts: fold the batch first, then write once per item.
-        latest: dict[str, str | None] = {}
+        # Only the last word per item and kind counts: fold the batch, then write once each.
+        latest: dict[tuple[str, str], str | None] = {}
         for _, e in items:
+            key = str(e.originator_id)
             due = _due_after(e)
             if due is not _UNCHANGED:
-                latest[str(e.originator_id)] = due
-        upserts = [(k, "deadline", v) for k, v in latest.items() if v is not None]
-        deletes = [(k,) for k, v in latest.items() if v is None]
+                latest[(key, "deadline")] = due
+                latest[(key, "reminder")] = self._first_reminder(e) if due else None
+            elif isinstance(e, Hazard.ReminderIssued):
+                latest[(key, "reminder")] = self._next_reminder(e.deadline, e.offset_hours)
+        upserts = [(k, kind, v) for (k, kind), v in latest.items() if v is not None]
+        deletes = [(k, kind) for (k, kind), v in latest.items() if v is None]
         if deletes:
-            cur.executemany("DELETE FROM deadlines WHERE hazard_id = ?", deletes)
+            cur.executemany("DELETE FROM deadlines WHERE hazard_id = ? AND kind = ?", deletes)
         if upserts:
             cur.executemany(
                 "INSERT INTO deadlines (hazard_id, kind, due_at) VALUES (?, ?, ?)"
                 " ON CONFLICT (hazard_id, kind) DO UPDATE SET due_at = excluded.due_at",
                 upserts,
             )
+
+    def _first_reminder(self, e: Any) -> str | None:
+        """The first reminder after a deadline is set: due after the moment it was set."""
+        for hours in self.offsets:
+            at = e.deadline - timedelta(hours=hours)
+            if at > e.occurred_at:
+                return iso(at)
+        return None
+
+    def _next_reminder(self, deadline: datetime, issued_offset: float) -> str | None:
+        for hours in self.offsets:
+            if hours < issued_offset:
+                return iso(deadline - timedelta(hours=hours))
+        return None
 
 
 _UNCHANGED: Any = object()
@@ -79,8 +102,25 @@ class DeadlineIndex:
     def due(
         self, now: datetime, after: tuple[datetime, UUID] | None, limit: int
     ) -> list[tuple[datetime, UUID]]:
-        sql = "SELECT due_at, hazard_id FROM deadlines WHERE kind = 'deadline' AND due_at < ?"
-        params: list[Any] = [iso(now)]
+        """Running deadlines that have passed (strictly before ``now``)."""
+        return self._query("deadline", "<", now, after, limit)
+
+    def due_reminders(
+        self, now: datetime, after: tuple[datetime, UUID] | None, limit: int
+    ) -> list[tuple[datetime, UUID]]:
+        """Items whose next reminder falls due at or before ``now``."""
+        return self._query("reminder", "<=", now, after, limit)
+
+    def _query(
+        self,
+        kind: str,
+        op: str,
+        now: datetime,
+        after: tuple[datetime, UUID] | None,
+        limit: int,
+    ) -> list[tuple[datetime, UUID]]:
+        sql = f"SELECT due_at, hazard_id FROM deadlines WHERE kind = ? AND due_at {op} ?"
+        params: list[Any] = [kind, iso(now)]
         if after is not None:
             sql += " AND (due_at > ? OR (due_at = ? AND hazard_id > ?))"
             params += [iso(after[0]), iso(after[0]), str(after[1])]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -42,6 +43,40 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_048_576
     #: the address users reach the server at (for links in notices)
     base_url: str = "http://127.0.0.1:8000"
+
+    # -- notifications (see the README's "Notifications" section) ------------------------------
+    #: local time (site timezone) after which the previous site day's digest is issued
+    digest_time: time = time(7, 30)
+    #: take a PostgreSQL advisory lock so one scheduler of several runs the jobs
+    scheduler_lease: bool = True
+    outbox_interval_seconds: Annotated[int, Field(ge=1)] = 10
+    outbox_batch_size: Annotated[int, Field(ge=1)] = 100
+    #: attempts in all before a delivery is dead-lettered, and per sender pass
+    outbox_max_attempts: Annotated[int, Field(ge=1)] = 8
+    outbox_attempts_per_pass: Annotated[int, Field(ge=1)] = 3
+    #: wait before the next pass retries a failed delivery (doubles, at most an hour)
+    outbox_retry_seconds: Annotated[float, Field(gt=0)] = 60
+    #: how long a sender's claim on a delivery lasts (a dead sender's claims lapse)
+    outbox_lease_seconds: Annotated[float, Field(gt=0)] = 300
+    #: deliveries older than this when due are skipped, not sent
+    outbox_max_age_hours: Annotated[float, Field(gt=0)] = 48
+    #: channels of people whose record names none (comma-separated)
+    notify_default_channels: str = "email"
+    notify_timeout_seconds: Annotated[float, Field(gt=0)] = 10
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "safeloop@localhost"
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    wecom_webhook_url: SecretStr | None = None
+    dingtalk_webhook_url: SecretStr | None = None
+    dingtalk_secret: SecretStr | None = None
+    feishu_webhook_url: SecretStr | None = None
+    feishu_secret: SecretStr | None = None
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
 
     @field_validator("database_url")
     @classmethod

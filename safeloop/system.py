@@ -17,9 +17,12 @@ from domain.application import SafeLoop
 from domain.policy import SitePolicy
 from projections.boards import Boards
 from projections.deadlines import DeadlineIndex, Deadlines
+from projections.digest import DigestFacts
+from projections.notifications import Notifications
 from projections.runner import ProjectionRunner
 from projections.store import PostgresViewStore, SQLiteViewStore, ViewStore
 from projections.timeline import Timeline
+from safeloop.notify import channel_config, default_channels
 from safeloop.settings import Database, Settings
 
 log = logging.getLogger("safeloop")
@@ -98,11 +101,23 @@ def build_system(settings: Settings, *, clock: Clock | None = None) -> System:
             pg_conninfo(db), schema=settings.database_schema, pool_size=settings.pool_size
         )
     clock = clock or system_clock
-    app = SafeLoop(env, policy=policy, due_items=DeadlineIndex(store), recording_clock=clock)
+    index = DeadlineIndex(store)
+    app = SafeLoop(env, policy=policy, due_items=index, due_reminders=index, recording_clock=clock)
     runner = ProjectionRunner(
         app,
         store,
-        [Boards(), Deadlines(), Timeline()],
+        [
+            Boards(),
+            Deadlines(policy.reminder_offsets_hours),
+            Timeline(),
+            Notifications(
+                base_url=settings.base_url,
+                timezone=policy.timezone,
+                channels=channel_config(settings).enabled(),
+                default_channels=default_channels(settings),
+            ),
+            DigestFacts(),
+        ],
         batch_size=settings.projection_batch_size,
         poll_interval=settings.projection_poll_seconds,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api import Services, create_app
-from jobs.scheduler import make_scheduler
+from safeloop.notify import build_scheduler
 from safeloop.system import System
 
 
@@ -24,7 +24,7 @@ def services_for(system: System, *, with_scheduler: bool) -> Services:
     services.on_start.append(system.runner.start)
     services.on_stop.append(system.close)
     if with_scheduler:
-        scheduler = make_scheduler(system.app, system.clock, settings.tick_interval_seconds)
+        scheduler = build_scheduler(system)
         services.on_start.append(scheduler.start)
         services.on_stop.append(lambda: scheduler.shutdown(wait=True))
     return services

@@ -242,6 +242,8 @@ def test_health_metrics_and_docs(api: Api) -> None:
         "boards",
         "deadlines",
         "timeline",
+        "notifications",
+        "digest",
     }
     metrics = client.get("/metrics")
     assert metrics.status_code == 200 and "safeloop_http_requests" in metrics.text

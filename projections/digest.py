@@ -1,0 +1,243 @@
+"""``digest``: the facts the daily digest is made of, by recorded time.
+
+Per item: when it was filed and closed, its department, grade and kind; per overdue spell
+(from the first handling opinion until the item leaves OVERDUE): when it began and which
+deadline was missed; per re-notice: the level reached and when. ``daily`` turns them into
+the summary of one site day (midnight to midnight in the policy's timezone).
+
+"Repeat locations" group findings by location and **category**, where the category is the
+finding's kind (hazard, violation, problem) together with the unit it belongs to — each
+unit has one specialty (ventilation, electromechanical, …), so this is the closest thing to
+a category the data holds. Voided and merged findings do not count anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from domain.hazard import Hazard, S
+from projections.base import Item, Projection
+from projections.store import Cursor, ViewStore
+from projections.timefmt import iso, parse
+
+#: events that end an overdue spell
+SPELL_ENDS = (Hazard.RectificationSubmitted, Hazard.Closed, Hazard.Voided, Hazard.Merged)
+STATE_AFTER: dict[type, str] = {
+    Hazard.Screened: S.SCREENED,
+    Hazard.FixedOnSpot: S.FIXED_ON_SPOT,
+    Hazard.Voided: S.VOID,
+    Hazard.Merged: S.MERGED,
+    Hazard.NoticeIssued: S.NOTICED,
+    Hazard.RectificationSubmitted: S.SUBMITTED,
+    Hazard.HandlingOpinionIssued: S.OVERDUE,
+    Hazard.ReNoticed: S.OVERDUE,
+    Hazard.Closed: S.CLOSED,
+}
+NOT_FINDINGS = (S.VOID, S.MERGED)
+UNSCREENED = "unscreened"
+LONGEST = 10
+MAX_REPEATS = 20
+
+
+class DigestFacts(Projection):
+    name = "digest"
+    tables = ("digest_items", "digest_overdue", "digest_levels")
+
+    def ddl(self, dialect: str) -> list[str]:
+        return [
+            "CREATE TABLE IF NOT EXISTS digest_items ("
+            " hazard_id TEXT PRIMARY KEY, number TEXT NOT NULL, kind TEXT NOT NULL,"
+            " location TEXT NOT NULL, department TEXT, grade TEXT, state TEXT NOT NULL,"
+            " filed_at TEXT NOT NULL, closed_at TEXT)",
+            "CREATE INDEX IF NOT EXISTS digest_items_filed ON digest_items (filed_at)",
+            "CREATE INDEX IF NOT EXISTS digest_items_closed ON digest_items (closed_at)",
+            "CREATE TABLE IF NOT EXISTS digest_overdue ("
+            " hazard_id TEXT NOT NULL, began_at TEXT NOT NULL, ended_at TEXT,"
+            " missed_deadline TEXT NOT NULL, PRIMARY KEY (hazard_id, began_at))",
+            "CREATE INDEX IF NOT EXISTS digest_overdue_began ON digest_overdue (began_at)",
+            "CREATE TABLE IF NOT EXISTS digest_levels ("
+            " hazard_id TEXT NOT NULL, level INTEGER NOT NULL, at TEXT NOT NULL,"
+            " PRIMARY KEY (hazard_id, level))",
+        ]
+
+    def apply(self, cur: Cursor, items: Sequence[Item]) -> None:
+        for _, e in items:
+            if isinstance(e, Hazard.Event):
+                _apply(cur, e)
+
+
+def _apply(cur: Cursor, e: Any) -> None:
+    hid = str(e.originator_id)
+    at = iso(e.timestamp)
+    if isinstance(e, Hazard.Reported):
+        cur.execute(
+            "INSERT INTO digest_items (hazard_id, number, kind, location, department, grade,"
+            " state, filed_at) VALUES (?, ?, ?, ?, ?, NULL, ?, ?)",
+            (hid, e.number, e.kind, e.location, e.department, S.REPORTED, at),
+        )
+        return
+    state = e.reopened_as if isinstance(e, Hazard.RecheckFailed) else STATE_AFTER.get(type(e))
+    if isinstance(e, Hazard.Screened):
+        cur.execute(
+            "UPDATE digest_items SET department = ?, grade = ? WHERE hazard_id = ?",
+            (e.department, e.grade, hid),
+        )
+    if isinstance(e, Hazard.Closed):
+        cur.execute("UPDATE digest_items SET closed_at = ? WHERE hazard_id = ?", (at, hid))
+    if state is not None:
+        cur.execute("UPDATE digest_items SET state = ? WHERE hazard_id = ?", (state, hid))
+    if isinstance(e, Hazard.HandlingOpinionIssued):
+        open_spell = cur.execute(
+            "SELECT 1 FROM digest_overdue WHERE hazard_id = ? AND ended_at IS NULL", (hid,)
+        ).fetchone()
+        if open_spell is None:
+            cur.execute(
+                "INSERT INTO digest_overdue (hazard_id, began_at, missed_deadline)"
+                " VALUES (?, ?, ?)",
+                (hid, at, iso(e.missed_deadline)),
+            )
+    elif isinstance(e, Hazard.ReNoticed):
+        cur.execute(
+            "INSERT INTO digest_levels (hazard_id, level, at) VALUES (?, ?, ?)",
+            (hid, e.level, at),
+        )
+    elif isinstance(e, SPELL_ENDS):
+        cur.execute(
+            "UPDATE digest_overdue SET ended_at = ? WHERE hazard_id = ? AND ended_at IS NULL",
+            (at, hid),
+        )
+
+
+# -- the daily summary -------------------------------------------------------------------------
+
+
+def site_day_window(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """[start, end) of a site day, from local midnight to the next local midnight."""
+    start = datetime.combine(day, time(0), tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+    return start, end
+
+
+def daily(
+    store: ViewStore,
+    day: date,
+    *,
+    zone: ZoneInfo,
+    repeat_window_days: int = 30,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The digest of one site day. The overdue figures are as of the day's end (or ``now``)."""
+    start, end = site_day_window(day, zone)
+    cutoff = min(end, now) if now is not None else end
+    repeat_start, _ = site_day_window(day - timedelta(days=repeat_window_days - 1), zone)
+    span = (iso(start), iso(end))
+    with store.read() as cur:
+        new_rows = cur.execute(
+            "SELECT department, grade, COUNT(*) AS n FROM digest_items"
+            " WHERE filed_at >= ? AND filed_at < ? AND state NOT IN (?, ?)"
+            " GROUP BY department, grade",
+            (*span, *NOT_FINDINGS),
+        ).fetchall()
+        closed_rows = cur.execute(
+            "SELECT department, COUNT(*) AS n FROM digest_items"
+            " WHERE closed_at >= ? AND closed_at < ? GROUP BY department",
+            span,
+        ).fetchall()
+        overdue_rows = cur.execute(
+            "SELECT o.hazard_id, o.missed_deadline, i.number, i.location, i.department,"
+            " (SELECT MAX(l.level) FROM digest_levels l"
+            "   WHERE l.hazard_id = o.hazard_id AND l.at < ?) AS level"
+            " FROM digest_overdue o JOIN digest_items i ON i.hazard_id = o.hazard_id"
+            " WHERE o.began_at < ? AND (o.ended_at IS NULL OR o.ended_at >= ?)"
+            " ORDER BY o.missed_deadline, i.number",
+            (iso(cutoff), iso(cutoff), iso(cutoff)),
+        ).fetchall()
+        window_rows = cur.execute(
+            "SELECT hazard_id, number, kind, location, department, filed_at FROM digest_items"
+            " WHERE filed_at >= ? AND filed_at < ? AND state NOT IN (?, ?)"
+            " ORDER BY filed_at, number",
+            (iso(repeat_start), iso(end), *NOT_FINDINGS),
+        ).fetchall()
+
+    new: dict[str, dict[str, int]] = {}
+    for row in new_rows:
+        by_grade = new.setdefault(row["department"] or "", {})
+        grade = row["grade"] or UNSCREENED
+        by_grade[grade] = by_grade.get(grade, 0) + int(row["n"])
+    closed = {row["department"] or "": int(row["n"]) for row in closed_rows}
+
+    by_level: dict[str, int] = {}
+    overdue: list[dict[str, Any]] = []
+    for row in overdue_rows:
+        level = int(row["level"] or 0)
+        by_level[str(level)] = by_level.get(str(level), 0) + 1
+        missed = parse(row["missed_deadline"])
+        assert missed is not None
+        overdue.append(
+            {
+                "id": row["hazard_id"],
+                "number": row["number"],
+                "location": row["location"],
+                "department": row["department"],
+                "level": level,
+                "missed_deadline": row["missed_deadline"],
+                "overdue_hours": round((cutoff - missed).total_seconds() / 3600, 1),
+            }
+        )
+
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for row in window_rows:
+        key = (row["location"], row["kind"], row["department"] or "")
+        groups.setdefault(key, []).append(dict(row))
+    repeats = [
+        {
+            "location": location,
+            "kind": kind,
+            "department": department or None,
+            "category": f"{kind}:{department or '-'}",
+            "count": len(rows),
+            "on_day": sum(1 for r in rows if span[0] <= r["filed_at"] < span[1]),
+            "numbers": [r["number"] for r in rows],
+            "first_filed_at": rows[0]["filed_at"],
+            "last_filed_at": rows[-1]["filed_at"],
+        }
+        for (location, kind, department), rows in groups.items()
+        if len(rows) >= 2
+    ]
+    repeats.sort(key=lambda r: (-r["on_day"], -r["count"], r["location"], r["category"]))
+    return {
+        "date": day.isoformat(),
+        "timezone": zone.key,
+        "from": iso(start),
+        "to": iso(end),
+        "overdue_as_of": iso(cutoff),
+        "new_findings": {
+            "total": sum(sum(g.values()) for g in new.values()),
+            "by_department": {d or "-": g for d, g in sorted(new.items())},
+        },
+        "closed": {
+            "total": sum(closed.values()),
+            "by_department": {d or "-": n for d, n in sorted(closed.items())},
+        },
+        "overdue": {
+            "total": len(overdue),
+            "by_level": dict(sorted(by_level.items(), key=lambda kv: int(kv[0]))),
+        },
+        "overdue_longest": overdue[:LONGEST],
+        "repeat_window_days": repeat_window_days,
+        "repeats": repeats[:MAX_REPEATS],
+    }
+
+
+def summary_of(digest: dict[str, Any]) -> dict[str, Any]:
+    """The few figures recorded with the issued digest (the full one is at its link)."""
+    return {
+        "new": digest["new_findings"]["total"],
+        "closed": digest["closed"]["total"],
+        "overdue": digest["overdue"]["total"],
+        "overdue_by_level": digest["overdue"]["by_level"],
+        "repeats": len(digest["repeats"]),
+    }
