@@ -31,9 +31,11 @@ cli = typer.Typer(
 org_cli = typer.Typer(help="The organisation: departments, people, heads and leaders.")
 token_cli = typer.Typer(help="API tokens for people.")
 projections_cli = typer.Typer(help="Read models: status and rebuild.")
+outbox_cli = typer.Typer(help="Notifications to deliver: status, dead letters, retry.")
 cli.add_typer(org_cli, name="org")
 cli.add_typer(token_cli, name="token")
 cli.add_typer(projections_cli, name="projections")
+cli.add_typer(outbox_cli, name="outbox")
 
 ADMIN_ACTOR = "admin"
 STARTUP_ERRORS: tuple[type[Exception], ...] = (ValueError, *UNAVAILABLE_ERRORS)
@@ -303,6 +305,102 @@ def projections_rebuild(
                 bar.update(position - before)
                 before = position
         typer.echo(f"rebuilt {', '.join(names or [p.name for p in system.runner.projections])}")
+
+
+# -- scheduler, outbox, digest -----------------------------------------------------------------
+
+
+@cli.command()
+def scheduler() -> None:
+    """Run the scheduler alone: tick, reminders, digest and outbox (production).
+
+    Several may run at once: on PostgreSQL one holds the lease and the others stand by.
+    """
+    from safeloop.notify import run_scheduler
+
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        system = build_system(settings)
+    except STARTUP_ERRORS as e:
+        fail(f"cannot start: {e}")
+        raise
+    run_scheduler(system, echo=typer.echo)
+
+
+@outbox_cli.command("status")
+def outbox_status(
+    dead: Annotated[int, typer.Option(help="dead letters to list")] = 20,
+) -> None:
+    """Deliveries by channel and state, and the dead letters."""
+    from safeloop.notify import outbox_status_lines
+
+    with opened() as system:
+        for line in outbox_status_lines(system, dead_limit=dead):
+            typer.echo(line)
+
+
+@outbox_cli.command("retry")
+def outbox_retry(
+    keys: Annotated[
+        list[str] | None, typer.Argument(help="dedup keys (default: every dead letter)")
+    ] = None,
+) -> None:
+    """Put dead-lettered deliveries back in the queue (their attempts start again)."""
+    from projections import outbox
+
+    with opened() as system:
+        n = outbox.retry(system.store, now=system.now(), keys=keys or None)
+        typer.echo(f"{n} delivery(ies) queued again")
+
+
+@outbox_cli.command("send")
+def outbox_send() -> None:
+    """Run one sender pass now (what the scheduler does every few seconds)."""
+    from safeloop.notify import build_sender
+
+    with opened() as system:
+        system.runner.catch_up()
+        result = build_sender(system).run_once()
+        typer.echo(
+            f"sent {result.sent}, failed {result.failed}, dead {result.dead},"
+            f" skipped {result.skipped}"
+        )
+
+
+@cli.command()
+def digest(
+    date: Annotated[str | None, typer.Option(help="site day YYYY-MM-DD (default: today)")] = None,
+    issue: Annotated[
+        bool, typer.Option("--issue", help="issue it to the office and leaders (once per day)")
+    ] = False,
+) -> None:
+    """Print the daily digest of a site day as JSON (and optionally issue it)."""
+    from datetime import date as date_type
+
+    from jobs.digest import issue_digest
+    from projections.digest import daily
+
+    with opened() as system:
+        system.runner.catch_up()
+        now = system.now()
+        try:
+            day = date_type.fromisoformat(date) if date else system.policy.local_date(now)
+        except ValueError:
+            fail(f"not a date (YYYY-MM-DD): {date!r}")
+            raise
+        data = daily(
+            system.store,
+            day,
+            zone=system.policy.zone,
+            repeat_window_days=system.policy.repeat_window_days,
+            now=now,
+        )
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        if issue:
+            result = issue_digest(system.app, system.store, day, now)
+            system.runner.catch_up()
+            typer.echo("issued" if result else "already issued", err=True)
 
 
 def main() -> None:

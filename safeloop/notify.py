@@ -3,6 +3,7 @@ the scheduler (used by ``safeloop serve``, ``safeloop scheduler`` and ``safeloop
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -16,6 +17,7 @@ from jobs.channels import ChannelConfig
 from jobs.lease import AdvisoryLease, AlwaysHeld, Lease
 from jobs.scheduler import make_scheduler
 from jobs.sender import Sender
+from projections import outbox
 from safeloop.settings import Settings
 
 if TYPE_CHECKING:  # system.py imports this module
@@ -93,3 +95,50 @@ def build_scheduler(
         lease=build_lease(system),
         blocking=blocking,
     )
+
+
+# -- operations (the CLI calls these) ----------------------------------------------------------
+
+
+def run_scheduler(system: System, echo: Callable[[str], object] = print) -> None:
+    """Run the jobs in the foreground until SIGTERM or Ctrl-C (``safeloop scheduler``)."""
+    scheduler = build_scheduler(system, blocking=True)
+
+    def stop(signum: int, _frame: object) -> None:
+        echo(f"received signal {signum}; stopping the scheduler")
+        scheduler.shutdown(wait=False)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    system.runner.start()
+    s = system.settings
+    channels = ", ".join(channel_config(s).enabled()) or "in-app only"
+    echo(
+        f"scheduler: tick every {s.tick_interval_seconds}s, outbox every"
+        f" {s.outbox_interval_seconds}s, digest at {s.digest_time:%H:%M}"
+        f" ({system.policy.timezone}); channels: {channels}"
+    )
+    try:
+        scheduler.start()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        system.close()
+
+
+def outbox_status_lines(system: System, *, dead_limit: int = 20) -> list[str]:
+    counts = outbox.counts(system.store)
+    lines = [f"{'channel':<10}" + "".join(f"{state:>9}" for state in outbox.STATES)]
+    if not counts:
+        lines.append("(no deliveries)")
+    for channel, by_state in counts.items():
+        lines.append(f"{channel:<10}" + "".join(f"{by_state[s]:>9}" for s in outbox.STATES))
+    dead = outbox.deliveries(system.store, state="dead", limit=dead_limit)
+    if dead:
+        lines += ["", "dead letters (safeloop outbox retry [KEY ...] puts them back):"]
+        for d in dead:
+            to = d["address"] or d["recipient"] or "-"
+            lines.append(
+                f"  {d['dedup_key']}  {d['channel']}  to {to}  attempts {d['attempts']}"
+                f"  last error: {d['last_error'] or '-'}"
+            )
+    return lines

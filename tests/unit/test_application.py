@@ -33,6 +33,19 @@ class ListDue:
             h = self.app.hazard(hid)
             if h.deadline is not None and h.deadline < now and h.state in ("NOTICED", "OVERDUE"):
                 rows.append((h.deadline, hid))
+        return self._page(rows, after, limit)
+
+    def due_reminders(self, now, after, limit):  # type: ignore[no-untyped-def]
+        offsets = self.app.policy.reminder_offsets_hours
+        rows = []
+        for hid in self.ids:
+            h = self.app.hazard(hid)
+            if h.reminder_due(now, offsets) is not None:
+                rows.append((h.deadline, hid))
+        return self._page(rows, after, limit)
+
+    @staticmethod
+    def _page(rows, after, limit):  # type: ignore[no-untyped-def]
         rows.sort(key=lambda r: (r[0], str(r[1])))
         if after is not None:
             rows = [r for r in rows if (r[0], str(r[1])) > (after[0], str(after[1]))]
@@ -42,7 +55,7 @@ class ListDue:
 @pytest.fixture
 def app() -> Iterator[SafeLoop]:
     a = SafeLoop({"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    a.due_items = ListDue(a)
+    a.due_items = a.due_reminders = ListDue(a)
     a.load_org(copy.deepcopy(ORG), actor="admin", now=T0 - timedelta(days=1))
     yield a
     a.close()
