@@ -14,7 +14,7 @@ from domain.hazard import Hazard
 from domain.policy import SitePolicy
 from jobs.digest import due_day
 from tests.unit.test_application import T0, file, notice
-from tests.unit.test_application import app as app  # noqa: F401  (the fixture)
+from tests.unit.test_application import app as app
 from tests.unit.test_hazard import noticed
 
 
@@ -61,7 +61,7 @@ def test_no_reminder_for_a_mark_before_the_notice_and_a_new_deadline_starts_agai
     assert h.reminder_due(T0 + timedelta(hours=59), (24, 2)) is None  # no deadline runs
 
 
-def test_tick_reminds_the_responsible_person_and_unit_head(app: SafeLoop) -> None:  # noqa: F811
+def test_tick_reminds_the_responsible_person_and_unit_head(app: SafeLoop) -> None:
     hid = file(app)
     deadline = T0 + timedelta(hours=30)
     notice(app, hid, deadline)
@@ -74,7 +74,7 @@ def test_tick_reminds_the_responsible_person_and_unit_head(app: SafeLoop) -> Non
 
 
 def test_only_the_recipient_acknowledges_and_a_repeat_records_nothing(
-    app: SafeLoop,  # noqa: F811
+    app: SafeLoop,
 ) -> None:
     item = uuid4()
     read = app.mark_read(item, person="d1", now=T0)
@@ -89,7 +89,7 @@ def test_only_the_recipient_acknowledges_and_a_repeat_records_nothing(
 
 
 def test_the_digest_is_issued_once_per_site_day_to_the_office_and_leaders(
-    app: SafeLoop,  # noqa: F811
+    app: SafeLoop,
 ) -> None:
     day = T0.date()
     first = app.issue_digest(day, summary={"new": 3}, now=T0)
