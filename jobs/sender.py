@@ -11,8 +11,9 @@ Retries: within one pass, a failing message is retried a few times with exponent
 back-off (tenacity); if it still fails it waits for a later pass (doubling from
 ``retry_base``, at most ``retry_cap``), and after ``max_attempts`` attempts in all it is
 dead-lettered (``safeloop outbox status`` shows it; ``safeloop outbox retry`` revives it).
-Messages older than ``max_age`` when first due are skipped, not sent (e.g. the history of
-a store that had no channels configured).
+A delivery that has waited longer than ``max_age`` since it fell due is skipped, not sent
+(e.g. the history of a store that had no channels configured); one put back by
+``safeloop outbox retry`` falls due again when it is retried.
 """
 
 from __future__ import annotations
@@ -107,12 +108,12 @@ class Sender:
     def _deliver(self, message: Message, result: SendResult) -> None:
         now = self.clock()
         channel = self.channels.get(message.channel)
-        created = parse(message.created_at)
+        due = parse(message.due_at)
         reason = None
         if channel is None:
             reason = f"channel {message.channel!r} is not configured"
-        elif created is not None and now - created > self.max_age:
-            reason = f"older than {self.max_age} when due; not sent"
+        elif due is not None and now - due > self.max_age:
+            reason = f"waited longer than {self.max_age} since it fell due; not sent"
         if reason is not None or channel is None:
             self._finish(message, "skipped", message.attempts, error=reason)
             result.skipped += 1

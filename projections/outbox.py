@@ -38,6 +38,8 @@ class Message:
     hazard_id: str | None
     created_at: str
     attempts: int
+    #: when it fell due (its creation, a retry's time, or a lapsed claim's end)
+    due_at: str
 
 
 def claim(
@@ -47,7 +49,7 @@ def claim(
     skip_locked = " FOR UPDATE SKIP LOCKED" if store.dialect == "postgres" else ""
     with store.write() as cur:
         rows = cur.execute(
-            f"SELECT dedup_key, attempts FROM {T}"
+            f"SELECT dedup_key, attempts, next_attempt_at FROM {T}"
             " WHERE state IN ('pending', 'sending') AND next_attempt_at <= ?"
             f" ORDER BY next_attempt_at, dedup_key LIMIT ?{skip_locked}",
             (iso(now), limit),
@@ -56,6 +58,7 @@ def claim(
             return [], []
         keys = [r["dedup_key"] for r in rows]
         attempts = {r["dedup_key"]: int(r["attempts"]) for r in rows}
+        due = {r["dedup_key"]: r["next_attempt_at"] for r in rows}
         cur.executemany(
             f"UPDATE {T} SET state = 'sending', claimed_by = ?, next_attempt_at = ?,"
             " updated_at = ? WHERE dedup_key = ?",
@@ -83,6 +86,7 @@ def claim(
             hazard_id=by_key[k]["hazard_id"],
             created_at=by_key[k]["created_at"],
             attempts=attempts[k],
+            due_at=due[k],
         )
         for k in keys
         if k in by_key
