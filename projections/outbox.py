@@ -47,6 +47,13 @@ def claim(
 ) -> tuple[list[Message], list[str]]:
     """Claim up to ``limit`` due deliveries; returns (messages, keys without a message yet)."""
     skip_locked = " FOR UPDATE SKIP LOCKED" if store.dialect == "postgres" else ""
+    with store.read() as cur:  # most passes find nothing: do not take the write lock then
+        if not cur.execute(
+            f"SELECT 1 FROM {T} WHERE state IN ('pending', 'sending') AND next_attempt_at <= ?"
+            " LIMIT 1",
+            (iso(now),),
+        ).fetchone():
+            return [], []
     with store.write() as cur:
         rows = cur.execute(
             f"SELECT dedup_key, attempts, next_attempt_at FROM {T}"

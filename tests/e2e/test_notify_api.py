@@ -1,0 +1,92 @@
+"""Inboxes, acknowledgements, the digest and the outbox through HTTP (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from projections.timefmt import iso
+from tests.conftest import T0
+from tests.e2e.conftest import Api
+from tests.e2e.test_loop import FINDING, ok
+
+
+def test_a_leader_acknowledges_an_escalation_and_as_of_shows_what_he_knew(api: Api) -> None:
+    office, leader = api.client(api.token("o1")), api.client(api.token("l1"))
+    worker, auditor, admin = api.client(api.token("w1")), api.client(api.token("au")), api.client()
+    hid = ok(
+        office.post(
+            "/api/v1/hazards", json={**FINDING, "reporter": "o1", "reporter_role": "inspector"}
+        ),
+        201,
+    )["id"]
+    ok(office.post(f"/api/v1/hazards/{hid}/screen", json={"grade": "general", "department": "CM1"}))
+    deadline = T0 + timedelta(hours=3)
+    notice = {
+        "responsible_person": "u1",
+        "measures": "补打锚索",
+        "funds": 0,
+        "deadline": iso(deadline),
+        "contingency": "撤人",
+    }
+    ok(office.post(f"/api/v1/hazards/{hid}/notice", json=notice))
+    api.clock.set(deadline + timedelta(minutes=1))
+    assert ok(admin.post("/api/v1/tick", json={}))["renoticed"] == 1
+    escalated_at = api.clock()
+
+    mine = ok(leader.get("/api/v1/inbox"))
+    assert [i["kind"] for i in mine["items"]] == ["escalation", "copy"]
+    item = mine["items"][0]
+    assert item["hazard_id"] == hid and not item["read"] and not item["acknowledged"]
+    assert "【逾期督办·1级】" in item["title"] and item["number"].startswith("YH-")
+
+    api.clock.advance(hours=2)
+    acked = ok(leader.post(f"/api/v1/inbox/{item['id']}/ack"))
+    assert acked["acknowledged"] and acked["changed"]
+    assert acked["acknowledged_at"] == iso(api.clock())
+    api.clock.advance(minutes=5)
+    again = ok(leader.post(f"/api/v1/inbox/{item['id']}/ack"))
+    assert not again["changed"] and again["acknowledged_at"] == acked["acknowledged_at"]
+
+    url = "/api/v1/people/l1/inbox"
+    before = ok(auditor.get(url, params={"as_of": iso(escalated_at + timedelta(hours=1))}))
+    assert [(i["kind"], i["acknowledged"]) for i in before["items"]] == [
+        ("escalation", False),
+        ("copy", False),
+    ]
+    after = ok(auditor.get(url, params={"as_of": acked["acknowledged_at"]}))
+    assert after["items"][0]["acknowledged_at"] == acked["acknowledged_at"]
+    earlier = ok(auditor.get(url, params={"as_of": iso(T0 - timedelta(hours=1))}))
+    assert earlier["items"] == []
+
+    assert worker.get(url).status_code == 403  # only one's own inbox
+    assert ok(office.get(url))["person"] == "l1"  # the office may look
+    denied = worker.post(f"/api/v1/inbox/{item['id']}/ack")
+    assert denied.status_code == 403 and denied.json()["message"]["zh"]
+    assert admin.post(f"/api/v1/inbox/{item['id']}/ack").status_code == 403
+    missing = leader.post("/api/v1/inbox/00000000-0000-0000-0000-000000000001/ack")
+    assert missing.status_code == 404 and missing.json()["message"]["zh"]
+    assert auditor.get("/api/v1/people/nobody/inbox").status_code == 404
+    unread = ok(leader.get("/api/v1/inbox", params={"unread": "true"}))
+    assert [i["kind"] for i in unread["items"]] == ["copy"]
+
+
+def test_digest_and_outbox_through_http(api: Api) -> None:
+    office, worker, admin = api.client(api.token("o1")), api.client(api.token("w1")), api.client()
+    ok(worker.post("/api/v1/hazards", json=FINDING), 201)
+    digest = ok(office.get("/api/v1/digest", params={"date": "2026-11-02"}))
+    assert digest["new_findings"]["total"] == 1 and digest["timezone"] == "Asia/Shanghai"
+    assert digest["from"] == "2026-11-01T16:00:00.000000Z" and digest["issued"] is None
+    assert set(digest) >= {"closed", "overdue", "overdue_longest", "repeats"}
+    assert (
+        ok(office.get("/api/v1/digest", params={"date": "2026-11-01"}))["new_findings"]["total"]
+        == 0
+    )
+    assert worker.get("/api/v1/digest").status_code == 403
+    bad = office.get("/api/v1/digest", params={"date": "2026-13-01"})
+    assert bad.status_code == 422 and bad.json()["message"]["zh"]
+
+    status = ok(admin.get("/api/v1/outbox"))
+    assert status == {"counts": {}, "items": []}  # no channel configured: in-app only
+    assert worker.get("/api/v1/outbox").status_code == 403
+    assert office.post("/api/v1/outbox/retry", json={}).status_code == 403
+    assert ok(admin.post("/api/v1/outbox/retry", json={"keys": ["x|y|email"]})) == {"retried": 0}
