@@ -19,6 +19,7 @@ from uuid import UUID
 
 from domain.errors import DomainError
 from domain.hazard import OPEN_STATES, S
+from safeloop.demo_notify import demo_notifications
 from safeloop.system import System
 
 # -- the organisation --------------------------------------------------------------------------
@@ -316,6 +317,7 @@ def load_demo(
     echo(f"simulating {days} days of history with {findings} findings ...")
     sim.run()
     system.runner.catch_up()
+    digests, acks = demo_notifications(system, seed=seed, now=now)
     tokens = _demo_tokens(system)
     system.runner.catch_up()
     org = app.org()
@@ -323,6 +325,7 @@ def load_demo(
         "",
         f"demo mine loaded: {len(org.departments)} departments, {len(org.people)} people,"
         f" {findings} findings",
+        f"inboxes filled; {digests} daily digest(s) issued, {acks} item(s) acknowledged",
         "",
     ]
     lines.append("API tokens for demo users (Authorization: Bearer <token>):")

@@ -4,6 +4,7 @@ SMTP server (aiosmtpd), both on the loopback interface only, started by the test
 from __future__ import annotations
 
 import email
+import email.policy
 import json
 import socket
 import threading
@@ -118,7 +119,9 @@ class SmtpReceiver:
             return [str(m["X-Safeloop-Dedup-Key"]) for m in self.messages]
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = email.message_from_bytes(envelope.original_content or envelope.content)
+        message = email.message_from_bytes(
+            envelope.original_content or envelope.content, policy=email.policy.default
+        )
         with self.lock:
             self.messages.append(message)
         return "250 OK"

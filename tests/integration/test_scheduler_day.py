@@ -28,7 +28,12 @@ from tests.receivers import http_receiver, smtp_receiver
 
 ITEMS = 1000
 MINUTES = 24 * 60
-RENOTICE_HOURS = 6
+RENOTICE_HOURS = 10
+#: the read models and the sender run beside the tick in production; here each scheduler
+#: catches up and sends every few simulated minutes (a tick reading a read model that is a
+#: little behind is harmless: the aggregates decide)
+CATCH_UP_EVERY = 5
+SEND_EVERY = 10
 
 
 @dataclass
@@ -80,7 +85,7 @@ def day_org() -> dict[str, Any]:
     for person in org["people"]:
         if person["id"] == "d1":  # deputy chief of CM1: e-mail
             person.update(email="d1@mine.test", channels=["email"])
-        if person["id"] == "l1":  # leader in charge of both units: the webhook
+        if person["id"] == "d2":  # deputy chief of TF: the webhook
             person.update(channels=["webhook"])
     return org
 
@@ -142,12 +147,14 @@ def run_day(one: System, two: System, clock: FakeClock, rig: dict[str, Any]) -> 
     results: list[list[Any]] = [[], []]
 
     def scheduler(n: int, system: System) -> None:
-        for _ in range(MINUTES + 1):
+        for k in range(MINUTES + 1):
             start.wait()
             try:
                 results[n].append(system.app.tick(clock()))
-                system.runner.catch_up()
-                senders[n].run_once()
+                if k % CATCH_UP_EVERY == n:
+                    system.runner.catch_up()
+                if k % SEND_EVERY in (n, n + 1):
+                    senders[n].run_once()
             except BaseException as e:  # collected and asserted below
                 errors.append(e)
             done.wait()
@@ -192,4 +199,4 @@ def run_day(one: System, two: System, clock: FakeClock, rig: dict[str, Any]) -> 
     received = Counter(rig["http"].keys() + rig["smtp"].keys())
     assert set(received) == {d["dedup_key"] for d in deliveries}
     assert max(received.values()) == 1  # none twice under one key
-    assert counts["email"]["sent"] > ITEMS // 2 and counts["webhook"]["sent"] > ITEMS
+    assert counts["email"]["sent"] > ITEMS // 2 and counts["webhook"]["sent"] > ITEMS // 2
