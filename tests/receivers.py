@@ -52,7 +52,7 @@ class HttpReceiver:
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
 
-    def keys(self, path: str | None = None) -> list[str]:
+    def dedup_keys(self, path: str | None = None) -> list[str]:
         with self.lock:
             return [r.key for r in self.received if path is None or r.path.startswith(path)]
 
@@ -114,7 +114,7 @@ class SmtpReceiver:
     lock: threading.Lock = field(default_factory=threading.Lock)
     port: int = 0
 
-    def keys(self) -> list[str]:
+    def dedup_keys(self) -> list[str]:
         with self.lock:
             return [str(m["X-Safeloop-Dedup-Key"]) for m in self.messages]
 

@@ -174,7 +174,7 @@ def test_inbox_and_outbox_follow_the_loop_and_a_rebuild_sends_nothing_again(rig:
     assert result.dead == result.failed == 0 and result.sent > 0
     counts = outbox.counts(rig.system.store)
     assert all(c["sent"] > 0 and c["pending"] == c["sending"] == 0 for c in counts.values())
-    received = rig.http.keys() + rig.smtp.keys()
+    received = rig.http.dedup_keys() + rig.smtp.dedup_keys()
     assert len(received) == len(set(received)) == result.sent
     # e-mail to those who take it; the robots get one message per event, mentioning people
     assert {str(m["To"]) for m in rig.smtp.messages} == {
@@ -182,7 +182,7 @@ def test_inbox_and_outbox_follow_the_loop_and_a_rebuild_sends_nothing_again(rig:
         "d1@mine.test",
         "l1@mine.test",
     }
-    assert all(k.split("|")[1] == "group" for k in rig.http.keys("/wecom"))
+    assert all(k.split("|")[1] == "group" for k in rig.http.dedup_keys("/wecom"))
 
     model = rig.system.runner.projection("notifications")
     before = dump(rig.system.store, model)
@@ -191,7 +191,7 @@ def test_inbox_and_outbox_follow_the_loop_and_a_rebuild_sends_nothing_again(rig:
     assert dump(rig.system.store, model) == before
     assert outbox.deliveries(rig.system.store, limit=1000) == delivered
     again = rig.sender().run_once()
-    assert again.sent == 0 and len(rig.http.keys() + rig.smtp.keys()) == result.sent
+    assert again.sent == 0 and len(rig.http.dedup_keys() + rig.smtp.dedup_keys()) == result.sent
 
 
 def test_inbox_as_of_shows_what_a_leader_had_and_had_acknowledged(rig: Rig) -> None:
@@ -229,13 +229,13 @@ def test_a_receiver_failing_three_times_gets_it_and_one_always_failing_dead_lett
     rig.system.runner.catch_up()
     sender = rig.sender()
     first = sender.run_once()
-    assert first.failed == 2 and rig.http.keys("/webhook") == []
+    assert first.failed == 2 and rig.http.dedup_keys("/webhook") == []
     assert rig.sleeps == [0.5, 1.0, 0.5, 1.0]  # back-off between attempts within the pass
     assert sender.run_once().sent == 0  # not due again before the retry wait
     rig.clock.advance(seconds=61)
     second = sender.run_once()
     assert second.sent == 1 and second.dead == 1
-    assert len(rig.http.keys("/webhook")) == 1 and rig.http.failures["/webhook"] == 3
+    assert len(rig.http.dedup_keys("/webhook")) == 1 and rig.http.failures["/webhook"] == 3
     rows = outbox.deliveries(rig.system.store, state="dead")
     assert [r["channel"] for r in rows] == ["dingtalk"] and rows[0]["attempts"] == 5
     assert "HTTP 500" in rows[0]["last_error"]
@@ -366,7 +366,7 @@ def test_two_senders_at_once_deliver_each_key_once(rig: Rig, clock: FakeClock) -
             t.join()
     finally:
         other.close()
-    received = rig.http.keys() + rig.smtp.keys()
+    received = rig.http.dedup_keys() + rig.smtp.dedup_keys()
     assert Counter(received).most_common(1)[0][1] == 1
     total = sum(sum(c.values()) for c in outbox.counts(rig.system.store).values())
     assert len(received) == total == sum(r.sent for r in results)

@@ -38,7 +38,7 @@ def test_a_sender_killed_mid_batch_and_restarted_loses_nothing(rig: Rig) -> None
         os.kill(child.pid, signal.SIGKILL)
         child.join(30)
     assert child.exitcode == -signal.SIGKILL
-    in_flight = rig.http.keys()[-1]
+    in_flight = rig.http.dedup_keys()[-1]
     counts = outbox.counts(rig.system.store)
     assert sum(c["sending"] for c in counts.values()) > 0  # claimed, then abandoned
     assert sum(c["sent"] for c in counts.values()) >= 5
@@ -54,7 +54,7 @@ def test_a_sender_killed_mid_batch_and_restarted_loses_nothing(rig: Rig) -> None
 
     counts = outbox.counts(rig.system.store)
     assert all(c["sent"] == sum(c.values()) for c in counts.values()), counts
-    received = Counter(rig.http.keys() + rig.smtp.keys())
+    received = Counter(rig.http.dedup_keys() + rig.smtp.dedup_keys())
     assert set(received) == expected  # nothing lost
     repeated = [k for k, n in received.items() if n > 1]
     assert repeated == [in_flight]  # only the one in flight, again, under the same key
