@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import uuid
@@ -77,6 +78,17 @@ def settings_for(kind: str, tmp_path: Path, **overrides: Any) -> tuple[Settings,
     require_postgres()
     schema = f"t_{uuid.uuid4().hex[:12]}"
     return Settings(database_url=PG_URL, database_schema=schema, **overrides), schema
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """The CLI sets the root logger's handler to the stream CliRunner gives it, which is
+    closed after the command: put back what was there, so later log lines have a home."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
