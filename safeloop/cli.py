@@ -16,9 +16,10 @@ import yaml
 from pydantic import ValidationError
 
 from domain.errors import DomainError
-from projections import boards, timeline
+from projections import audit, boards, timeline
 from projections.describe import jsonable
 from projections.store import UNAVAILABLE_ERRORS
+from projections.timefmt import iso
 from safeloop.logs import configure_logging
 from safeloop.settings import Settings
 from safeloop.system import System, build_system
@@ -31,9 +32,11 @@ cli = typer.Typer(
 org_cli = typer.Typer(help="The organisation: departments, people, heads and leaders.")
 token_cli = typer.Typer(help="API tokens for people.")
 projections_cli = typer.Typer(help="Read models: status and rebuild.")
+seal_cli = typer.Typer(help="Seals of the audit hash chain: print or export one to keep elsewhere.")
 cli.add_typer(org_cli, name="org")
 cli.add_typer(token_cli, name="token")
 cli.add_typer(projections_cli, name="projections")
+cli.add_typer(seal_cli, name="seal")
 
 ADMIN_ACTOR = "admin"
 STARTUP_ERRORS: tuple[type[Exception], ...] = (ValueError, *UNAVAILABLE_ERRORS)
@@ -303,6 +306,68 @@ def projections_rebuild(
                 bar.update(position - before)
                 before = position
         typer.echo(f"rebuilt {', '.join(names or [p.name for p in system.runner.projections])}")
+
+
+# -- tamper evidence ---------------------------------------------------------------------------
+
+
+@cli.command()
+def verify(
+    seal: Annotated[
+        list[Path] | None,
+        typer.Option("--seal", help="a seal exported earlier and kept elsewhere (repeatable)"),
+    ] = None,
+) -> None:
+    """Walk the event log against its hash chain and seals; name the first bad event."""
+    try:
+        kept = [audit.Seal.from_json(p.read_text(encoding="utf-8")) for p in seal or []]
+    except (OSError, ValueError, KeyError) as e:
+        fail(f"cannot read the seal: {e}")
+        raise
+    with opened() as system:
+        system.runner.catch_up()
+        with typer.progressbar(length=max(system.app.head(), 1), label="verifying") as bar:
+            report = audit.verify(
+                system.store, system.events_table, seals=kept, progress=bar.update
+            )
+        if report.problem is not None:
+            fail(f"TAMPERED — {report.problem}", code=1)
+        typer.echo(
+            f"ok: {report.events} events, {report.chained} chained, {report.seals_checked}"
+            f" seal(s) checked; chain head {report.head}"
+        )
+
+
+@seal_cli.command("show")
+def seal_show() -> None:
+    """Print the latest seal (JSON)."""
+    with opened() as system:
+        system.runner.catch_up()
+        latest = audit.latest_seal(system.store)
+        if latest is None:
+            fail("no seal yet (the log is shorter than the seal interval; try seal export)")
+            raise typer.Exit(2)
+        typer.echo(latest.to_json())
+
+
+@seal_cli.command("export")
+def seal_export(
+    out: Annotated[
+        Path | None, typer.Option("--out", help="file to write (default: print)")
+    ] = None,
+) -> None:
+    """Seal the chain's head now and export the seal, to keep outside the store."""
+    with opened() as system:
+        system.runner.catch_up()
+        sealed = audit.seal_head(system.store, recorded_at=iso(system.now()))
+        if sealed is None:
+            fail("the log is empty: nothing to seal")
+            raise typer.Exit(2)
+        if out is None:
+            typer.echo(sealed.to_json())
+        else:
+            out.write_text(sealed.to_json() + "\n", encoding="utf-8")
+            typer.echo(f"seal after {sealed.seq} events written to {out}")
 
 
 def main() -> None:

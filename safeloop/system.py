@@ -15,6 +15,7 @@ from psycopg.conninfo import make_conninfo
 
 from domain.application import SafeLoop
 from domain.policy import SitePolicy
+from projections.audit import AuditChain
 from projections.boards import Boards
 from projections.deadlines import DeadlineIndex, Deadlines
 from projections.runner import ProjectionRunner
@@ -43,6 +44,12 @@ class System:
 
     def now(self) -> datetime:
         return self.clock()
+
+    @property
+    def events_table(self) -> str:
+        """The log's table (``stored_events`` in SQLite, ``safeloop_events`` in PostgreSQL)."""
+        name: str = self.app.recorder.events_table_name  # type: ignore[attr-defined]
+        return name
 
     def close(self) -> None:
         if self._closed:
@@ -102,7 +109,7 @@ def build_system(settings: Settings, *, clock: Clock | None = None) -> System:
     runner = ProjectionRunner(
         app,
         store,
-        [Boards(), Deadlines(), Timeline()],
+        [Boards(), Deadlines(), Timeline(), AuditChain(settings.seal_interval)],
         batch_size=settings.projection_batch_size,
         poll_interval=settings.projection_poll_seconds,
     )
