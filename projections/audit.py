@@ -243,7 +243,7 @@ class _Stored:
     state: bytes
 
 
-def _log_rows(store: ViewStore, table: str, batch: int) -> Iterator[_Stored]:
+def log_rows(store: ViewStore, table: str, batch: int) -> Iterator[_Stored]:
     key = "notification_id" if store.dialect == "postgres" else "rowid"
     after = 0
     while True:
@@ -296,7 +296,7 @@ def verify(
     by_seq: dict[int, list[Seal]] = {}
     for seal in [*stored_seals, *seals]:
         by_seq.setdefault(seal.seq, []).append(seal)
-    log = _log_rows(store, events_table, batch)
+    log = log_rows(store, events_table, batch)
     chain = _chain_rows(store, batch)
     previous = GENESIS
     seq = 0

@@ -37,6 +37,8 @@ cli.add_typer(org_cli, name="org")
 cli.add_typer(token_cli, name="token")
 cli.add_typer(projections_cli, name="projections")
 cli.add_typer(seal_cli, name="seal")
+export_cli = typer.Typer(help="Export: the event log (backup), lists, boards and documents.")
+cli.add_typer(export_cli, name="export")
 
 ADMIN_ACTOR = "admin"
 STARTUP_ERRORS: tuple[type[Exception], ...] = (ValueError, *UNAVAILABLE_ERRORS)
@@ -368,6 +370,70 @@ def seal_export(
         else:
             out.write_text(sealed.to_json() + "\n", encoding="utf-8")
             typer.echo(f"seal after {sealed.seq} events written to {out}")
+
+
+# -- backup and restore ------------------------------------------------------------------------
+
+
+@export_cli.command("events")
+def export_events(
+    out: Annotated[Path, typer.Option("--out", help="the JSON-lines file to write")],
+) -> None:
+    """Write every stored event to a JSON-lines file (a backup; restore with import events)."""
+    from safeloop import backup
+
+    with opened() as system:
+        system.runner.catch_up()
+        total = max(system.app.head(), 1)
+        with (
+            out.open("w", encoding="utf-8") as f,
+            typer.progressbar(length=total, label="exporting", file=sys.stderr) as bar,
+        ):
+            done = backup.export_events(system, f, now=system.now(), progress=bar.update)
+        typer.echo(f"exported {done.count} events to {out}; chain head {done.head}")
+
+
+@cli.command("import")
+def import_(
+    args: Annotated[
+        list[str],
+        typer.Argument(
+            help="'events FILE.jsonl' restores a backup into an empty store;"
+            " 'FILE' imports findings"
+        ),
+    ],
+) -> None:
+    """Import: 'import events FILE.jsonl' restores an event export into an empty store."""
+    if args[0] == "events":
+        if len(args) != 2:
+            fail("usage: safeloop import events FILE.jsonl")
+        _restore(Path(args[1]))
+        return
+    fail(
+        "importing findings from a file is not available yet;"
+        " to restore a backup: safeloop import events FILE.jsonl"
+    )
+
+
+def _restore(path: Path) -> None:
+    from safeloop import backup
+
+    if not path.is_file():
+        fail(f"no such file: {path}")
+    with opened() as system:
+        try:
+            total = max(backup.file_count(path), 1)
+            with typer.progressbar(length=total, label="restoring", file=sys.stderr) as bar:
+                restored = backup.import_events(system, path, progress=bar.update)
+        except backup.BackupError as e:
+            fail(f"not restored: {e}")
+            raise
+        if restored.report.problem is not None:
+            fail(f"restored, but verify failed: {restored.report.problem}", code=1)
+        typer.echo(
+            f"restored {restored.count} events; read models built; verify ok"
+            f" (chain head {restored.head})"
+        )
 
 
 def main() -> None:
