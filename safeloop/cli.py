@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import typer
@@ -391,6 +391,107 @@ def export_events(
         ):
             done = backup.export_events(system, f, now=system.now(), progress=bar.update)
         typer.echo(f"exported {done.count} events to {out}; chain head {done.head}")
+
+
+def _format(out: Path, fmt: str | None) -> Literal["csv", "xlsx"]:
+    chosen = (fmt or out.suffix.lstrip(".")).lower()
+    if chosen not in ("csv", "xlsx"):
+        fail("--format must be csv or xlsx (or give --out a .csv or .xlsx name)")
+    return "csv" if chosen == "csv" else "xlsx"
+
+
+@export_cli.command("hazards")
+def export_hazards(
+    out: Annotated[Path, typer.Option("--out", help="file to write (.csv or .xlsx)")],
+    fmt: Annotated[str | None, typer.Option("--format", help="csv or xlsx")] = None,
+    department: Annotated[str | None, typer.Option(help="one department")] = None,
+    state: Annotated[str | None, typer.Option(help="one state, e.g. OVERDUE")] = None,
+    late: Annotated[bool, typer.Option("--late", help="only late entries")] = False,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="ISO instant")] = None,
+) -> None:
+    """The item list (every item, newest first) as CSV or Excel."""
+    from safeloop import exports
+
+    kind = _format(out, fmt)
+    with opened() as system:
+        system.runner.catch_up()
+        content, rows = exports.list_file(
+            system,
+            kind,
+            late=late,
+            department=department,
+            state=state,
+            as_of=parse_instant(as_of, system),
+        )
+        out.write_bytes(content)
+        typer.echo(f"{rows} item(s) written to {out}")
+
+
+@export_cli.command("board")
+def export_board(
+    code: Annotated[str, typer.Argument(help="department code")],
+    out: Annotated[Path, typer.Option("--out", help="file to write (.csv or .xlsx)")],
+    fmt: Annotated[str | None, typer.Option("--format", help="csv or xlsx")] = None,
+    include_closed: Annotated[bool, typer.Option("--include-closed")] = False,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="ISO instant")] = None,
+) -> None:
+    """A department's board (Excel: counts and items; CSV: items) as it is or was."""
+    from safeloop import exports
+
+    kind = _format(out, fmt)
+    with opened() as system:
+        system.runner.catch_up()
+        if system.app.org().department(code) is None:
+            fail(f"unknown department {code!r}")
+        content, rows = exports.board_file(
+            system, code, kind, include_closed=include_closed, as_of=parse_instant(as_of, system)
+        )
+        out.write_bytes(content)
+        typer.echo(f"{rows} item(s) written to {out}")
+
+
+@export_cli.command("notice")
+def export_notice(
+    item: Annotated[str, typer.Argument(help="item id or number")],
+    out: Annotated[Path, typer.Option("--out", help="the PDF to write")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="ISO instant")] = None,
+) -> None:
+    """The rectification notice (整改通知书) of an item as a printable PDF."""
+    _document(item, out, as_of, None)
+
+
+@export_cli.command("opinion")
+def export_opinion(
+    item: Annotated[str, typer.Argument(help="item id or number")],
+    out: Annotated[Path, typer.Option("--out", help="the PDF to write")],
+    period: Annotated[int | None, typer.Option(help="overdue period (default: latest)")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="ISO instant")] = None,
+) -> None:
+    """The handling opinion (处理意见) of an overdue period as a printable PDF."""
+    _document(item, out, as_of, period or 0)
+
+
+def _document(item: str, out: Path, as_of: str | None, period: int | None) -> None:
+    from documents import notices
+    from safeloop import exports
+
+    with opened() as system:
+        system.runner.catch_up()
+        hazard_id = exports.item_id(system, item)
+        if hazard_id is None:
+            fail(f"no item with id or number {item!r}")
+            raise typer.Exit(2)
+        when = parse_instant(as_of, system)
+        try:
+            if period is None:
+                content = notices.notice_pdf(system.app, hazard_id, when)
+            else:
+                content = notices.opinion_pdf(system.app, hazard_id, period or None, when)
+        except notices.DocumentMissing as e:
+            fail(f"{e.en}\n{e.zh}")
+            raise
+        out.write_bytes(content)
+        typer.echo(f"written to {out}")
 
 
 @cli.command("import")

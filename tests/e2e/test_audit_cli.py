@@ -5,9 +5,14 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from openpyxl import load_workbook
+from pypdf import PdfReader
 from typer.testing import CliRunner
 
+from projections import boards
 from safeloop.cli import cli
+from safeloop.settings import Settings
+from safeloop.system import build_system
 
 
 def run(env: dict[str, str], *args: str, code: int = 0) -> str:
@@ -19,7 +24,7 @@ def run(env: dict[str, str], *args: str, code: int = 0) -> str:
 def test_verify_seal_backup_and_restore(tmp_path: Path) -> None:
     db = tmp_path / "a.db"
     env = {"SAFELOOP_DATABASE_URL": f"sqlite:///{db}"}
-    run(env, "demo", "--days", "4", "--findings", "20")
+    run(env, "demo", "--days", "8", "--findings", "30")
     assert "ok:" in run(env, "verify")
     seal = tmp_path / "seal.json"
     assert "written to" in run(env, "seal", "export", "--out", str(seal))
@@ -32,6 +37,23 @@ def test_verify_seal_backup_and_restore(tmp_path: Path) -> None:
     assert "not empty" in run(restored_env, "import", "events", str(backup), code=2)
     assert "ok:" in run(restored_env, "verify", "--seal", str(seal))
     assert "not available yet" in run(restored_env, "import", "findings.csv", code=2)
+    # documents: the list and a board as spreadsheets, a notice and an opinion as PDFs
+    assert "item(s) written" in run(env, "export", "hazards", "--out", str(tmp_path / "l.xlsx"))
+    assert load_workbook(tmp_path / "l.xlsx").active.max_row == 31  # header + 30 findings
+    run(env, "export", "board", "ZC1", "--out", str(tmp_path / "b.csv"), "--as-of", "2026-01-01")
+    assert (tmp_path / "b.csv").read_text(encoding="utf-8-sig").count("\n") == 1  # empty then
+    system = build_system(Settings(database_url=env["SAFELOOP_DATABASE_URL"]))
+    try:
+        items, _ = boards.list_items(system.store, limit=100)
+    finally:
+        system.close()
+    number = next(i["number"] for i in items if i["overdue_periods"] > 0)
+    run(env, "export", "notice", number, "--out", str(tmp_path / "n.pdf"))
+    run(env, "export", "opinion", number, "--out", str(tmp_path / "o.pdf"))
+    assert "整改通知书" in PdfReader(tmp_path / "n.pdf").pages[0].extract_text()
+    assert "处理意见" in PdfReader(tmp_path / "o.pdf").pages[0].extract_text()
+    assert "no item" in run(env, "export", "notice", "YH-1", "--out", "x.pdf", code=2)
+
     # a hand edit of one stored event is named by verify (exit code 1)
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE stored_events SET topic = topic || ' ' WHERE rowid = 30")
