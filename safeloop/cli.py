@@ -537,6 +537,40 @@ def _restore(path: Path) -> None:
         )
 
 
+# -- policy simulation -------------------------------------------------------------------------
+
+
+@cli.command()
+def simulate(
+    policy: Annotated[Path, typer.Option("--policy", help="the other policy (YAML)")],
+    start: Annotated[str, typer.Option("--from", help="ISO date or instant (inclusive)")],
+    end: Annotated[str, typer.Option("--to", help="ISO date or instant (exclusive)")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Replay the recorded history under another policy (read-only) and compare, per
+    department: overdue periods, escalation levels, case flags and overdue hours."""
+    from safeloop import simulate as simulation
+    from safeloop.system import load_policy
+
+    try:
+        other = load_policy(policy)
+    except ValueError as e:
+        fail(str(e))
+        raise
+    with opened() as system:
+        begin, finish = parse_instant(start, system), parse_instant(end, system)
+        assert begin is not None
+        assert finish is not None
+        finish = min(finish, system.now())
+        if finish <= begin:
+            fail("--to must be later than --from (and --from earlier than now)")
+        result = simulation.run(system, other, begin, finish)
+        if as_json:
+            typer.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+        else:
+            typer.echo(simulation.render(result))
+
+
 def main() -> None:
     try:
         cli()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -53,6 +54,29 @@ def test_verify_seal_backup_and_restore(tmp_path: Path) -> None:
     assert "整改通知书" in PdfReader(tmp_path / "n.pdf").pages[0].extract_text()
     assert "处理意见" in PdfReader(tmp_path / "o.pdf").pages[0].extract_text()
     assert "no item" in run(env, "export", "notice", "YH-1", "--out", "x.pdf", code=2)
+
+    # policy simulation: read-only, per department
+    head = len(backup.read_text(encoding="utf-8").splitlines())
+    strict = str(Path(__file__).parents[2] / "examples" / "policy-strict.yaml")
+    table = run(env, "simulate", "--policy", strict, "--from", "2000-01-01", "--to", "2100-01-01")
+    assert "overdue periods" in table and "\ntotal " in table
+    data = json.loads(
+        run(
+            env,
+            "simulate",
+            "--policy",
+            strict,
+            "--from",
+            "2000-01-01",
+            "--to",
+            "2100-01-01",
+            "--json",
+        )
+    )
+    periods = sum(d["other"]["periods"] for d in data.values())
+    assert periods > sum(d["current"]["periods"] for d in data.values())  # stricter: more
+    run(env, "export", "events", "--out", str(backup))
+    assert len(backup.read_text(encoding="utf-8").splitlines()) == head  # nothing recorded
 
     # a hand edit of one stored event is named by verify (exit code 1)
     with sqlite3.connect(db) as conn:
