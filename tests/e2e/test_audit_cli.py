@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 from typer.testing import CliRunner
@@ -14,6 +17,17 @@ from projections import boards
 from safeloop.cli import cli
 from safeloop.settings import Settings
 from safeloop.system import build_system
+
+
+@pytest.fixture(autouse=True)
+def _keep_logging() -> Iterator[None]:
+    """The CLI points logging at CliRunner's captured stderr, which closes after each call;
+    put the handlers back so later tests in this process do not log to a closed stream."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def run(env: dict[str, str], *args: str, code: int = 0) -> str:
