@@ -162,3 +162,11 @@ def list_cases(
         rows = [dict(r) for r in cur.execute(sql, params).fetchall()]
     next_seq = rows[limit - 1]["seq"] if len(rows) > limit else None
     return [{k: r[k] for k in LIST_FIELDS} for r in rows[:limit]], next_seq
+
+
+def count_by_state(store: ViewStore) -> dict[str, int]:
+    """How many cases are in each state (states with none left out), in the states' order."""
+    with store.read() as cur:
+        rows = cur.execute("SELECT state, COUNT(*) AS n FROM case_board GROUP BY state").fetchall()
+    found = {row["state"]: int(row["n"]) for row in rows}
+    return {state: found[state] for state in CASE_STATES if state in found}

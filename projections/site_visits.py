@@ -104,3 +104,9 @@ def list_visits(
     params.append(limit)
     with store.read() as cur:
         return [dict(r) for r in cur.execute(sql, params).fetchall()]
+
+
+def count(store: ViewStore) -> int:
+    with store.read() as cur:
+        row = cur.execute("SELECT COUNT(*) AS n FROM site_visits").fetchone()
+    return int(row["n"]) if row else 0
