@@ -204,13 +204,13 @@ class CaseCommands(AppBase):
         now: datetime,
         expected_version: int | None = None,
     ) -> CommandResult:
-        if self.org().person(person) is None:
-            raise InvalidCommand("person", f"unknown person {person!r}", f"未知人员“{person}”")
-        return self._case_command(
-            case_id,
-            expected_version,
-            lambda c: c.confirm(person=person, role=role, basis=basis, actor=actor, now=now),
-        )
+        def confirm(case: Case) -> None:
+            # someone proposed as of the incident may have left the organisation since
+            if not self._known(case, person):
+                raise InvalidCommand("person", f"unknown person {person!r}", f"未知人员“{person}”")
+            case.confirm(person=person, role=role, basis=basis, actor=actor, now=now)
+
+        return self._case_command(case_id, expected_version, confirm)
 
     def remove_responsibility(
         self,
@@ -351,21 +351,19 @@ class CaseCommands(AppBase):
         now: datetime,
         expected_version: int | None = None,
     ) -> CommandResult:
-        org = self.org()
-        unknown = [a for a in attendees if org.person(a) is None]
-        if unknown:
-            raise InvalidCommand(
-                "attendees",
-                f"unknown people: {', '.join(unknown)}",
-                f"未知人员：{'、'.join(unknown)}",
-            )
-        return self._case_command(
-            case_id,
-            expected_version,
-            lambda c: c.record_education(
+        def educate(case: Case) -> None:
+            unknown = [a for a in attendees if not self._known(case, a)]
+            if unknown:
+                raise InvalidCommand(
+                    "attendees",
+                    f"unknown people: {', '.join(unknown)}",
+                    f"未知人员：{'、'.join(unknown)}",
+                )
+            case.record_education(
                 topic=topic, held_at=held_at, attendees=attendees, actor=actor, now=now
-            ),
-        )
+            )
+
+        return self._case_command(case_id, expected_version, educate)
 
     def close_case(
         self, case_id: UUID, *, actor: str, now: datetime, expected_version: int | None = None
@@ -413,6 +411,14 @@ class CaseCommands(AppBase):
         return case.gates(self.measure_states(case, as_of))
 
     # -- helpers -----------------------------------------------------------------------------
+
+    def _known(self, case: Case, person: str) -> bool:
+        """In the organisation now, or named in the case (as of the incident)."""
+        return (
+            self.org().person(person) is not None
+            or person in case.responsible
+            or any(p["person"] == person for p in case.proposal)
+        )
 
     def _check_case_version(self, case: Case, expected_version: int | None) -> None:
         if expected_version is not None and expected_version != case.version:

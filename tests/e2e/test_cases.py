@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 from typing import Any
 
 import httpx
 
 from projections.timefmt import iso
-from tests.conftest import T0
+from tests.conftest import ORG, T0
 from tests.e2e.conftest import Api
 from tests.e2e.test_loop import ok
 
@@ -200,3 +201,17 @@ def test_bad_case_input_is_refused_with_422(api: Api) -> None:
     for month in ("2026-13", "26-11", "november"):
         assert office.get("/api/v1/scorecards", params={"month": month}).status_code == 422
     assert office.get("/api/v1/cases/00000000-0000-0000-0000-000000000001").status_code == 404
+
+
+def test_an_org_change_loaded_late_counts_from_when_it_took_effect(api: Api) -> None:
+    api.clock.set(AT + timedelta(days=2))
+    admin = api.client()
+    document = copy.deepcopy(ORG)
+    document["departments"][0]["unit_head"] = "s1"  # appointed before the incident
+    later = {"effective_at": iso(api.clock() + timedelta(hours=1))}
+    assert admin.put("/api/v1/org", json=document, params=later).status_code == 422
+    effective = {"effective_at": iso(AT - timedelta(hours=1))}
+    ok(admin.put("/api/v1/org", json=document, params=effective))
+    cid = open_case(admin)
+    roles = {p["person"]: p["role"] for p in ok(admin.get(f"/api/v1/cases/{cid}"))["proposal"]}
+    assert roles.get("s1") == "unit_head" and "u1" not in roles

@@ -265,3 +265,24 @@ def test_an_item_reaching_the_case_level_opens_exactly_one_case(app: SafeLoop) -
     version = case.version
     app.tick(at + timedelta(days=2))  # level 3: no second case, the first untouched
     assert app.case(case_id_for_hazard(hid)).version == version
+
+
+def test_someone_proposed_as_of_the_incident_who_left_since_can_be_confirmed(
+    app: SafeLoop,
+) -> None:
+    case_id = open_case(app, T0)
+    org = org_with_shifts()
+    org["departments"][0]["unit_head"] = "u3"
+    org["people"] = [p for p in org["people"] if p["id"] != "u1"]  # u1 left the mine
+    now = T0 + timedelta(days=2)
+    app.load_org(org, actor="admin", now=now)
+    assert app.org().person("u1") is None
+    app.confirm_responsibility(case_id, person="u1", role=None, basis="", actor="o1", now=now)
+    app.record_education(
+        case_id, topic="警示教育", held_at=now, attendees=["u1", "w1"], actor="o1", now=now
+    )
+    assert app.case(case_id).responsible["u1"]["role"] == "unit_head"
+    with pytest.raises(InvalidCommand):
+        app.confirm_responsibility(
+            case_id, person="ghost", role="other", basis="x", actor="o1", now=now
+        )
