@@ -190,12 +190,14 @@ def propose(
     for role in ("team_leader", "shift_manager"):
         members = org.people_in(department, role)
         for pid in members:
+            several = len(members) > 1
             add(
                 pid,
                 role,
-                f"{when} 时为{unit}{ROLE_ZH[role]}（本单位共 {len(members)} 名，保留当班者）",
+                f"{when} 时为{unit}{ROLE_ZH[role]}"
+                + (f"（本单位共 {len(members)} 名，保留当班者）" if several else ""),
                 f"{role.replace('_', ' ')} of {department} at {when}"
-                f" (one of {len(members)}; keep the one on duty)",
+                + (f" (one of {len(members)}; keep the one on duty)" if several else ""),
                 org.sources.get(("person", pid), {"type": "organisation"}),
             )
     for role in ("unit_head", "leader_in_charge"):

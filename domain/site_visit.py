@@ -143,24 +143,23 @@ class SiteVisitCommands(AppBase):
         for row in rows:
             check_visit(org, row, now)
             unique.setdefault(visit_id(row), row)
-        repeats_in_batch = len(rows) - len(unique)
-        if not unique:
-            return VisitsRecorded(0, repeats_in_batch, None)
-        try:
-            recordings = self.save(
-                *(SiteVisit.record(r, source=source, actor=actor, now=now) for r in unique.values())
-            )
-            return VisitsRecorded(len(unique), repeats_in_batch, position_of(recordings))
-        except IntegrityError:
-            pass  # some were recorded before (a rerun): record the others one by one
-        created, positions = 0, []
-        for vid, row in unique.items():
-            if vid in self.repository:
-                continue
+        pending = dict(unique)
+        created, position = 0, None
+        while pending:
             try:
-                recordings = self.save(SiteVisit.record(row, source=source, actor=actor, now=now))
+                recordings = self.save(
+                    *(
+                        SiteVisit.record(r, source=source, actor=actor, now=now)
+                        for r in pending.values()
+                    )
+                )
             except IntegrityError:
-                continue  # recorded at this moment by someone else
-            created += 1
-            positions.append(position_of(recordings) or 0)
-        return VisitsRecorded(created, len(rows) - created, max(positions) if positions else None)
+                # some were recorded before (a rerun, or someone at the same moment)
+                left = {vid: row for vid, row in pending.items() if vid not in self.repository}
+                if len(left) == len(pending):
+                    raise  # not a repeat: something else is wrong
+                pending = left
+                continue
+            created, position = len(pending), position_of(recordings)
+            break
+        return VisitsRecorded(created, len(rows) - created, position)

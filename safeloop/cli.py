@@ -233,7 +233,8 @@ def site_visits_import(
         system.runner.catch_up()
         typer.echo(
             f"{summary.read} row(s): {summary.created} recorded,"
-            f" {summary.existing} already recorded, {len(summary.skipped)} skipped"
+            f" {summary.existing} already recorded (or twice in the file),"
+            f" {len(summary.skipped)} skipped"
         )
         for problem in summary.skipped[:50]:
             typer.secho(f"  {problem}", fg=typer.colors.YELLOW, err=True)

@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from uuid import UUID
 
 from domain.errors import InvalidCommand
-from domain.site_visit import VisitRow, check_visit
+from domain.site_visit import VisitRow, check_visit, visit_id
 from safeloop.system import System
 
 COLUMNS = {
@@ -67,6 +68,7 @@ def import_visits(
     org = system.app.org()
     zone = system.policy.zone
     batch: list[VisitRow] = []
+    seen: set[UUID] = set()
 
     def flush() -> None:
         if batch:
@@ -93,6 +95,12 @@ def import_visits(
             summary.skipped.append(f"line {line}: {e.field}: {e.en} / {e.zh}")
             progress(1)
             continue
+        key = visit_id(row)
+        if key in seen:  # the same visit twice in the file
+            summary.existing += 1
+            progress(1)
+            continue
+        seen.add(key)
         batch.append(row)
         if len(batch) >= CHUNK:
             flush()

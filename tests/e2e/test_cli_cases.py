@@ -48,10 +48,10 @@ def test_importing_an_attendance_file_twice_records_each_visit_once(
         encoding="utf-8",
     )
     first = run(env, "site-visits", "import", str(export), code=1)
-    assert "4 row(s): 2 recorded, 0 already recorded, 2 skipped" in first
+    assert "4 row(s): 2 recorded, 0 already recorded (or twice in the file), 2 skipped" in first
     assert "line 4: person" in first and "line 5: not an ISO 8601 instant" in first
     again = run(env, "site-visits", "import", str(export), code=1)
-    assert "4 row(s): 0 recorded, 2 already recorded, 2 skipped" in again
+    assert "4 row(s): 0 recorded, 2 already recorded (or twice in the file), 2 skipped" in again
     system = build_system(
         Settings(
             database_url=env["SAFELOOP_DATABASE_URL"],
