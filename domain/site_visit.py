@@ -28,8 +28,8 @@ MAX_LOCATION = 200
 
 
 def location_key(location: str) -> str:
-    """Locations compare ignoring case and runs of spaces ("1301 回风顺槽" == "1301  回风顺槽")."""
-    return " ".join(location.split()).casefold()
+    """Places compare ignoring case and spaces ("1301 回风顺槽" is "1301回风顺槽")."""
+    return "".join(location.split()).casefold()
 
 
 def utc_text(instant: datetime) -> str:

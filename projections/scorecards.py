@@ -16,7 +16,7 @@ What counts where (months are calendar months at the site):
   extension) — as the item's ``Closed`` event judged it;
 - ``overdue_periods``, ``renotices``: handling opinions and re-notices issued in the month;
 - ``repeats``: findings in the month that repeat another: the same place (ignoring case and
-  spacing) and the same category — the same kind and the same description, ignoring case,
+  spaces) and the same category — the same kind and the same description, ignoring case,
   spaces and punctuation (the data has no category field) — found within the site policy's
   ``repeat_window_days`` (30) of a finding filed before it. A finding later voided or merged
   as a duplicate stops counting as a repeat;

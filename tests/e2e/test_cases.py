@@ -107,6 +107,10 @@ def test_a_case_from_opening_to_closing(api: Api) -> None:
     assert case["gates"]["measures"]["held"] is False and case["closable"] is False
     assert {p["person"]: p["status"] for p in case["proposal"]}["l1"] == "removed"
 
+    stale = office.post(f"{base}/cause", json={"analysis": "x"}, headers={"If-Match": "1"})
+    assert stale.status_code == 409 and stale.json()["error"] == "version_conflict"
+    blocked_at = api.clock()
+    api.clock.advance(hours=30)
     ok(unit.post(f"/api/v1/hazards/{hid}/submit", json={"evidence": ["支柱照片"]}))
     ok(safety.post(f"/api/v1/hazards/{hid}/recheck", json={"passed": True}))
     assert ok(office.get(base))["closable"] is True
@@ -114,6 +118,10 @@ def test_a_case_from_opening_to_closing(api: Api) -> None:
     assert closed["state"] == "CLOSED"
     again = office.post(f"{base}/cause", json={"analysis": "x"})
     assert again.status_code == 409
+    then = ok(office.get(base, params={"as_of": iso(blocked_at)}))
+    assert (then["state"], then["closable"], then["allowed"]) == ("EDUCATED", False, [])
+    assert [m["state"] for m in then["measures"]] == ["NOTICED"]
+    assert then["gates"]["measures"]["held"] is False and then["gates"]["cause"]["held"] is True
     history = ok(office.get(f"{base}/history"))
     assert history[0]["type"] == "Opened" and history[-1]["type"] == "Closed"
     listed = ok(office.get("/api/v1/cases", params={"hazard": hid}))
