@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import errors, pages
 from api.middleware import BodyLimit, Metrics
-from api.routes import departments, documents, hazards, ops, org
+from api.routes import cases, departments, documents, hazards, ops, org, scorecards, site_visits
 from api.services import Services
 from projections.store import UNAVAILABLE_ERRORS
 
@@ -75,6 +75,8 @@ def create_app(services: Services) -> FastAPI:
         ops.router,
         pages.router,
     ):
+        app.include_router(router)
+    for router in (cases.router, site_visits.router, scorecards.router):
         app.include_router(router)
 
     registry = CollectorRegistry()

@@ -19,6 +19,7 @@ from uuid import UUID
 
 from domain.errors import DomainError
 from domain.hazard import OPEN_STATES, S
+from safeloop.demo_cases import demo_cases_summary, plan_demo_cases
 from safeloop.system import System
 
 # -- the organisation --------------------------------------------------------------------------
@@ -313,6 +314,13 @@ def load_demo(
     )
     for i, when in enumerate(filing_times):
         sim.at(when, _filer(sim, i))
+    plan_demo_cases(
+        sim,
+        start,
+        {unit[0]: sorted({place for _, place in FINDINGS[unit[0]]}) for unit in UNITS},
+        [pid for pid, _, _, _ in LEADERS],
+        seed,
+    )
     echo(f"simulating {days} days of history with {findings} findings ...")
     sim.run()
     system.runner.catch_up()
@@ -323,6 +331,7 @@ def load_demo(
         "",
         f"demo mine loaded: {len(org.departments)} departments, {len(org.people)} people,"
         f" {findings} findings",
+        demo_cases_summary(system),
         "",
     ]
     lines.append("API tokens for demo users (Authorization: Bearer <token>):")

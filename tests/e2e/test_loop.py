@@ -242,6 +242,9 @@ def test_health_metrics_and_docs(api: Api) -> None:
         "boards",
         "deadlines",
         "timeline",
+        "site_visits",
+        "cases",
+        "scorecards",
         "audit_chain",
     }
     metrics = client.get("/metrics")
@@ -250,5 +253,7 @@ def test_health_metrics_and_docs(api: Api) -> None:
     assert client.get("/docs").status_code == 200
     schema = ok(client.get("/openapi.json"))
     assert "/api/v1/hazards/{hazard_id}/notice" in schema["paths"]
+    assert "/api/v1/cases/{case_id}/close" in schema["paths"]
+    assert "/api/v1/scorecards" in schema["paths"]
     page = client.get("/")
     assert page.status_code == 200 and "综采一队" in page.text
