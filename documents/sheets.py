@@ -92,3 +92,46 @@ def _cell(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(FORMULA_START):
         return "'" + value  # user text stays text (no formula injection)
     return value
+
+
+#: (key, header) of a department's scorecard row
+SCORE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("department", "单位 department"),
+    ("name_zh", "名称 name"),
+    ("filed", "登记 filed"),
+    ("screened", "甄别 screened"),
+    ("closed", "闭环 closed"),
+    ("closed_on_time", "按期闭环 closed on time"),
+    ("closed_on_time_extended", "按延期闭环 closed on time (extended)"),
+    ("overdue_periods", "逾期次数 overdue periods"),
+    ("renotices", "重新下发 re-notices"),
+    ("repeats", "重复隐患 repeats"),
+    ("violations", "三违 violations"),
+    ("cases", "问责 cases"),
+    ("vetoed", "一票否决 veto"),
+)
+PERSON_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("person", "人员 person"),
+    ("name", "姓名 name"),
+    ("department", "单位 department"),
+    ("violations", "三违 violations"),
+    ("cases", "问责 cases"),
+)
+
+
+def score_sheets(
+    month: str, departments: Iterable[Mapping[str, Any]], people: Iterable[Mapping[str, Any]]
+) -> list[Sheet]:
+    """A month's scorecard: one sheet per department row, one per person row."""
+    return [
+        Sheet(
+            f"{month} 单位考核",
+            [h for _, h in SCORE_COLUMNS],
+            ([d.get(k) for k, _ in SCORE_COLUMNS] for d in departments),
+        ),
+        Sheet(
+            f"{month} 人员",
+            [h for _, h in PERSON_COLUMNS],
+            ([p.get(k) for k, _ in PERSON_COLUMNS] for p in people),
+        ),
+    ]

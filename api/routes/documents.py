@@ -13,6 +13,7 @@ from api.auth import Principal, PrincipalDep, ServicesDep
 from api.errors import ApiError, forbidden
 from api.routes.departments import board_data
 from api.routes.hazards import AsOf, aware, scoped_items
+from api.routes.scorecards import get_scorecard
 from api.services import Services
 from documents import notices, sheets
 from domain.hazard import STATES
@@ -175,3 +176,24 @@ def export_board(
         return _file(sheets.to_csv(items), "csv", f"board-{code}.csv")
     counts = sheets.counts_sheet(f"{code} 统计", data["counts"])
     return _file(sheets.to_xlsx([counts, items]), "xlsx", f"board-{code}.xlsx")
+
+
+@router.get(
+    "/scorecards.{fmt}",
+    response_class=Response,
+    summary="A month's scorecard as CSV (departments) or Excel (departments and people)",
+)
+def export_scorecard(
+    fmt: Format,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    month: Annotated[str, Query(description="YYYY-MM (calendar month at the site)")],
+    as_of: AsOf = None,
+) -> Response:
+    card = get_scorecard(services, principal, month, as_of)
+    departments = [d.model_dump() for d in card.departments]
+    people = [p.model_dump() for p in card.people]
+    sheets_ = sheets.score_sheets(month, departments, people)
+    if fmt == "csv":
+        return _file(sheets.to_csv(sheets_[0]), "csv", f"scorecard-{month}.csv")
+    return _file(sheets.to_xlsx(sheets_), "xlsx", f"scorecard-{month}.xlsx")

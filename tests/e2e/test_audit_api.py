@@ -11,6 +11,7 @@ import httpx
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
+from documents.sheets import SCORE_COLUMNS
 from projections.timefmt import iso
 from tests.e2e.conftest import Api
 
@@ -98,6 +99,21 @@ def test_as_of_late_entries_exports_and_pdfs(api: Api) -> None:
     items = list(book.worksheets[1].iter_rows(min_row=2, values_only=True))
     assert {r[2] for r in items} == {"OVERDUE", "SCREENED"}
     assert auditor.get("/api/v1/hazards.pdf").status_code == 422
+
+    # the month's scorecard as Excel and CSV: the same numbers as the JSON answer
+    month = f"{api.clock():%Y-%m}"
+    card = ok(auditor.get("/api/v1/scorecards", params={"month": month}))
+    book = load_workbook(
+        io.BytesIO(auditor.get("/api/v1/scorecards.xlsx", params={"month": month}).content)
+    )
+    rows = {r[0]: r for r in book.worksheets[0].iter_rows(min_row=2, values_only=True)}
+    for dept in card["departments"]:
+        expected = [dept[key] for key, _ in SCORE_COLUMNS[2:-1]]
+        assert list(rows[dept["department"]][2:-1]) == expected
+    assert rows["CM1"][7] == 1  # the overdue period above
+    scorecard_csv = auditor.get("/api/v1/scorecards.csv", params={"month": month})
+    assert scorecard_csv.content.decode("utf-8-sig").startswith("单位 department")
+    assert auditor.get("/api/v1/scorecards.csv", params={"month": "2026-13"}).status_code == 422
 
     # the rectification notice and the handling opinion, with Chinese text
     number = ok(auditor.get(f"/api/v1/hazards/{first}"))["number"]
