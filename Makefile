@@ -10,7 +10,7 @@ RUN_ENV := SAFELOOP_DATABASE_URL=$${SAFELOOP_DATABASE_URL:-sqlite:///./var/safel
 	SAFELOOP_ADMIN_TOKEN=$${SAFELOOP_ADMIN_TOKEN:-demo-admin-token} \
 	SAFELOOP_LOG_FORMAT=$${SAFELOOP_LOG_FORMAT:-text}
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench clean messages
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+# refresh the pages' message catalogues after changing texts (then translate the new entries)
+messages: $(STAMP)
+	cd api/web && ../../$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location -o messages.pot . \
+		&& ../../$(BIN)/pybabel update -i messages.pot -d locale -l zh_CN --ignore-obsolete \
+		&& rm messages.pot
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -19,6 +19,7 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
+from domain.accounts import AccountCommands
 from domain.app_base import SYSTEM_ACTOR, AppBase, CommandResult, position_of, replay
 from domain.credentials import CredentialCommands
 from domain.errors import Contention, InvalidCommand, NotFound, VersionConflict
@@ -54,7 +55,7 @@ class TickResult:
     renoticed_ids: list[UUID] = field(default_factory=list)
 
 
-class SafeLoop(CredentialCommands, AppBase):
+class SafeLoop(CredentialCommands, AccountCommands, AppBase):
     """The one application of a site; its events live in one log (``safeloop_events``)."""
 
     name = "SafeLoop"
