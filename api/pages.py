@@ -13,8 +13,11 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.errors import body, log
 from api.web import boards, items, login
 from api.web.core import (
     STATIC,
@@ -50,6 +53,7 @@ def install(app: FastAPI) -> None:
     app.state.render_error = render_error
     app.state.is_page = is_page
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    app.add_middleware(PageErrors)
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:
@@ -70,6 +74,45 @@ def install(app: FastAPI) -> None:
                 },
             },
         )
+
+
+class PageErrors:
+    """An unexpected error on a page becomes the error page here, logged once, so it never
+    reaches the server (which would print it again and may drop the connection)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or str(scope.get("path", "")).startswith(NOT_PAGES):
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception:
+            log.exception("unexpected error", extra={"path": scope.get("path")})
+            if started:
+                raise
+            request = Request(scope)
+            response = await run_in_threadpool(
+                render_error,
+                request,
+                500,
+                body(
+                    "internal_error",
+                    "an unexpected error occurred; it has been logged",
+                    "发生意外错误，已记录日志",
+                ),
+            )
+            await response(scope, receive, send)
 
 
 def is_page(request: Request) -> bool:

@@ -17,6 +17,7 @@ from domain.application import SafeLoop
 from domain.policy import SitePolicy
 from projections.boards import Boards
 from projections.deadlines import DeadlineIndex, Deadlines
+from projections.photos import Photos
 from projections.runner import ProjectionRunner
 from projections.store import PostgresViewStore, SQLiteViewStore, ViewStore
 from projections.timeline import Timeline
@@ -102,7 +103,7 @@ def build_system(settings: Settings, *, clock: Clock | None = None) -> System:
     runner = ProjectionRunner(
         app,
         store,
-        [Boards(), Deadlines(), Timeline()],
+        [Boards(), Deadlines(), Timeline(), Photos()],
         batch_size=settings.projection_batch_size,
         poll_interval=settings.projection_poll_seconds,
     )

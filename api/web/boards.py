@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
+from uuid import UUID
 
 from fastapi import APIRouter
 from starlette.responses import Response
@@ -181,6 +182,8 @@ def look_back(
     when = _parse_instant(ctx, at) if at else None
     if when is not None and number:
         found = boards.find_by_number(ctx.services.store, number.strip())
+        if found is not None and not ctx.user.can_see(ctx.services.app.hazard(UUID(found))):
+            found = None  # the same answer as for a number that does not exist
         if found is None:
             return ctx.render(
                 "audit.html",

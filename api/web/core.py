@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -121,6 +121,18 @@ NAV: list[NavEntry] = [
 ]
 
 
+def served_routes(routes: Iterable[Any]) -> list[tuple[str, frozenset[str]]]:
+    """(path, methods) of every route, also inside included routers (FastAPI nests them)."""
+    found: list[tuple[str, frozenset[str]]] = []
+    for route in routes:
+        contexts = getattr(route, "effective_route_contexts", None)
+        if callable(contexts):
+            found.extend(served_routes(contexts()))
+        elif isinstance(getattr(route, "path", None), str):
+            found.append((route.path, frozenset(getattr(route, "methods", None) or ())))
+    return found
+
+
 def start_page(p: Principal) -> str:
     """Where a person lands after signing in."""
     if p.is_admin:
@@ -188,7 +200,7 @@ class Ctx:
     def nav(self) -> list[dict[str, Any]]:
         if self.principal is None:
             return []
-        paths = {getattr(route, "path", None) for route in self.request.app.routes}
+        paths = {path for path, _ in served_routes(self.request.app.routes)}
         current = self.request.url.path
         entries = []
         for entry in NAV:

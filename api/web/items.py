@@ -34,7 +34,7 @@ from api.web.uploads import MAX_PHOTOS, references, strip_references
 from domain.application import CommandResult
 from domain.errors import DomainError, InvalidCommand, NotFound
 from domain.hazard import STATES, Hazard
-from projections import boards, timeline
+from projections import boards, photos, timeline
 
 router = APIRouter(include_in_schema=False)
 
@@ -456,10 +456,21 @@ def _run(ctx: Ctx, hazard: Hazard, command: str, form: FormData) -> CommandResul
 # -- photos ------------------------------------------------------------------------------------
 
 
+def _may_see_photo(ctx: Ctx, name: str) -> bool:
+    """A photo is shown to whoever may see one of the items that refer to it."""
+    for hazard_id in photos.items_showing(ctx.services.store, name):
+        try:
+            if ctx.user.can_see(ctx.services.app.hazard(UUID(hazard_id))):
+                return True
+        except NotFound:
+            continue
+    return False
+
+
 @router.get("/photos/{name}")
 def photo(ctx: UserCtx, name: str) -> Response:
     found = ctx.web.photos.find(name)
-    if found is None:
+    if found is None or not _may_see_photo(ctx, name):
         raise NotFound("photo", name)
     path, media_type = found
     response = FileResponse(path, media_type=media_type)

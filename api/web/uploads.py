@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from domain.errors import InvalidCommand
+from projections.photos import PHOTO_REFERENCE, photo_names
 
 SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
     (b"\xff\xd8\xff", 0, "jpg"),
@@ -23,7 +24,6 @@ SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
     (b"WEBP", 8, "webp"),
 )
 MEDIA_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
-REFERENCE = re.compile(r"photo:([0-9a-f]{64})\.(jpg|png|webp)")
 NAME = re.compile(r"^([0-9a-f]{64})\.(jpg|png|webp)$")
 MAX_PHOTOS = 4
 
@@ -80,8 +80,8 @@ class PhotoStore:
 
 def references(text: str) -> list[str]:
     """Photo file names (``<sha256>.<ext>``) referred to in a text."""
-    return [f"{m.group(1)}.{m.group(2)}" for m in REFERENCE.finditer(text)]
+    return photo_names(text)
 
 
 def strip_references(text: str) -> str:
-    return REFERENCE.sub("", text).strip()
+    return PHOTO_REFERENCE.sub("", text).strip()

@@ -242,6 +242,7 @@ def test_health_metrics_and_docs(api: Api) -> None:
         "boards",
         "deadlines",
         "timeline",
+        "photos",
     }
     metrics = client.get("/metrics")
     assert metrics.status_code == 200 and "safeloop_http_requests" in metrics.text
