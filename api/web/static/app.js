@@ -1,5 +1,7 @@
-// Deadlines count down on the page (no build step, no library).
+// Deadlines count down on the page (no build step, no library). Counted from the server's
+// clock (the page says what time it was when sent), so a phone with a wrong clock counts right.
 (function () {
+  var offset = 0;
   function format(ms, units) {
     var u = (units || "d,h,min").split(",");
     var minutes = Math.floor(Math.abs(ms) / 60000);
@@ -9,7 +11,7 @@
     return m + u[2];
   }
   function tick() {
-    var now = Date.now();
+    var now = Date.now() + offset;
     document.querySelectorAll("[data-deadline]").forEach(function (el) {
       var due = Date.parse(el.getAttribute("data-deadline"));
       if (isNaN(due) || el.closest("[data-frozen]")) return;
@@ -20,6 +22,8 @@
     });
   }
   document.addEventListener("DOMContentLoaded", function () {
+    var served = Date.parse(document.body.getAttribute("data-now"));
+    if (!isNaN(served)) offset = served - Date.now();
     if (document.querySelector("[data-testid=as-of]")) {
       document.body.setAttribute("data-frozen", "1");  // a look back does not tick
     }
