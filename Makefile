@@ -7,6 +7,7 @@ PYTEST_ARGS ?=
 
 # `make run` is the embedded demo: SQLite next to the code, a known admin token.
 RUN_ENV := SAFELOOP_DATABASE_URL=$${SAFELOOP_DATABASE_URL:-sqlite:///./var/safeloop.db} \
+	SAFELOOP_UPLOAD_DIR=$${SAFELOOP_UPLOAD_DIR:-./var/uploads} \
 	SAFELOOP_ADMIN_TOKEN=$${SAFELOOP_ADMIN_TOKEN:-demo-admin-token} \
 	SAFELOOP_LOG_FORMAT=$${SAFELOOP_LOG_FORMAT:-text}
 
@@ -23,6 +24,8 @@ run: $(STAMP)
 	@echo ""
 	@echo "safeloop is starting on http://127.0.0.1:8000  (API docs: http://127.0.0.1:8000/docs)"
 	@echo "admin token: $${SAFELOOP_ADMIN_TOKEN:-demo-admin-token}   (a person's token: $(BIN)/safeloop token create PERSON)"
+	@echo "web logins (http://127.0.0.1:8000/login): the demo users above, password safeloop-demo"
+	@echo "  e.g. ZC1-4 worker, X01 info office, ZC1-1 unit head, A01 safety dept, L05 leader, X04 auditor"
 	@$(RUN_ENV) $(BIN)/safeloop serve
 
 test: $(STAMP)
