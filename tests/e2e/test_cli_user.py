@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from api.web.passwords import verify_password
@@ -12,6 +15,16 @@ from safeloop.cli import cli
 from safeloop.settings import Settings
 from safeloop.system import build_system
 from tests.conftest import ORG
+
+
+@pytest.fixture(autouse=True)
+def keep_logging() -> Iterator[None]:
+    """The CLI points logging at the runner's stream, which closes: put it back after."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def test_set_password_from_the_option_or_standard_input(tmp_path: Path) -> None:

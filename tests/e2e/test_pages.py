@@ -51,6 +51,11 @@ def test_sign_in_goes_to_the_role_s_page_and_sign_out_ends_the_session(api: Api)
         user = WebUser(api, person)
         response = user.login()
         assert response.status_code == 303 and response.headers["location"] == start
+    # an account with the admin flag may do everything, whatever the person's role
+    give_login(api, "w2", admin=True)
+    admin = WebUser(api, "w2")
+    assert admin.login().headers["location"] == "/boards"
+    assert admin.get("/queue").status_code == 200 and admin.get("/boards/CM1").status_code == 200
     user = WebUser(api, "o1")
     response = user.login()
     cookie = response.headers["set-cookie"].lower()
