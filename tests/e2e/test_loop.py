@@ -245,6 +245,7 @@ def test_health_metrics_and_docs(api: Api) -> None:
         "site_visits",
         "cases",
         "scorecards",
+        "photos",
     }
     metrics = client.get("/metrics")
     assert metrics.status_code == 200 and "safeloop_http_requests" in metrics.text
