@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import body as error_body
@@ -138,10 +137,7 @@ class Metrics:
 
 
 def _route(scope: Scope) -> str:
-    app: Any = scope.get("app")
-    router = getattr(app, "router", None)
-    for route in getattr(router, "routes", []):
-        match, _ = route.matches(scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path", "other"))
-    return "unmatched"
+    """The matched route's template (set in the scope by the router once it has routed)."""
+    route: Any = scope.get("route")
+    path = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return str(path) if path else "unmatched"
