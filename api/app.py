@@ -78,6 +78,7 @@ def create_app(services: Services) -> FastAPI:
         app.include_router(router)
     for router in (cases.router, site_visits.router, scorecards.router):
         app.include_router(router)
+    pages.install(app)
 
     registry = CollectorRegistry()
     registry.register(ProjectionLag(services))
@@ -87,5 +88,11 @@ def create_app(services: Services) -> FastAPI:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(Metrics, registry=registry)
-    app.add_middleware(BodyLimit, max_bytes=services.max_body_bytes)
+    # pages that take photos accept up to four of them
+    photos = 4 * services.web.upload_max_bytes + services.max_body_bytes
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=services.max_body_bytes,
+        larger={"/file": photos, "/items/": photos},
+    )
     return app

@@ -19,6 +19,7 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
+from domain.accounts import AccountCommands
 from domain.app_base import SYSTEM_ACTOR, AppBase, CommandResult, position_of, replay
 from domain.cases import CaseCommands
 from domain.credentials import CredentialCommands
@@ -56,7 +57,7 @@ class TickResult:
     renoticed_ids: list[UUID] = field(default_factory=list)
 
 
-class SafeLoop(CaseCommands, SiteVisitCommands, CredentialCommands, AppBase):
+class SafeLoop(CaseCommands, SiteVisitCommands, CredentialCommands, AccountCommands, AppBase):
     """The one application of a site; its events live in one log (``safeloop_events``)."""
 
     name = "SafeLoop"

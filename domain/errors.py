@@ -71,6 +71,7 @@ class NotFound(DomainError):
             "person": "人员",
             "token": "令牌",
             "case": "问责案件",
+            "account": "账户",
         }
         super().__init__(f"{what} '{key}' not found", f"未找到{names_zh.get(what, what)}“{key}”")
         self.what = what

@@ -35,12 +35,14 @@ projections_cli = typer.Typer(help="Read models: status and rebuild.")
 seal_cli = typer.Typer(help="Seals of the audit hash chain: print or export one to keep elsewhere.")
 visits_cli = typer.Typer(help="Site visits (who was where and when), for the 24-hour rule.")
 export_cli = typer.Typer(help="Export: the event log (backup), lists, boards and documents.")
+user_cli = typer.Typer(help="Web logins (passwords) for people.")
 cli.add_typer(org_cli, name="org")
 cli.add_typer(token_cli, name="token")
 cli.add_typer(projections_cli, name="projections")
 cli.add_typer(visits_cli, name="site-visits")
 cli.add_typer(seal_cli, name="seal")
 cli.add_typer(export_cli, name="export")
+cli.add_typer(user_cli, name="user")
 
 ADMIN_ACTOR = "admin"
 STARTUP_ERRORS: tuple[type[Exception], ...] = (ValueError, *UNAVAILABLE_ERRORS)
@@ -247,6 +249,32 @@ def site_visits_import(
             typer.secho(f"  ... and {len(summary.skipped) - 50} more", err=True)
         if summary.skipped:
             raise typer.Exit(1)
+
+
+# -- web logins -------------------------------------------------------------------------------
+
+
+@user_cli.command("set-password")
+def user_set_password(
+    person: Annotated[str, typer.Argument(help="person id")],
+    password: Annotated[
+        str | None, typer.Option(help="the password (default: read from standard input)")
+    ] = None,
+    admin: Annotated[
+        bool | None, typer.Option("--admin/--no-admin", help="may administer the site")
+    ] = None,
+) -> None:
+    """Give a person a web login, or a new password (recorded as an event; hash only)."""
+    from safeloop.accounts import set_password
+
+    if password is None:
+        password = sys.stdin.readline().rstrip("\r\n")
+    with opened() as system:
+        try:
+            set_password(system, person, password, admin=admin)
+        except ValueError as e:
+            fail(str(e))
+        typer.echo(f"password set for {person}")
 
 
 # -- tick --------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from uuid import UUID
 
 from domain.errors import DomainError
 from domain.hazard import OPEN_STATES, S
+from safeloop.accounts import demo_logins
 from safeloop.demo_cases import demo_cases_summary, plan_demo_cases
 from safeloop.system import System
 
@@ -337,6 +338,11 @@ def load_demo(
     lines.append("API tokens for demo users (Authorization: Bearer <token>):")
     for pid, name, role, token in tokens:
         lines.append(f"  {pid:<8} {name:<4} {role:<18} {token}")
+    lines += ["", "Web logins for demo users (http://127.0.0.1:8000/login, person id + password):"]
+    for pid, password in demo_logins(system, DEMO_USERS):
+        person = org.people[pid]
+        lines.append(f"  {pid:<8} {person['name']:<4} {person['role']:<18} {password}")
+    system.runner.catch_up()
     return "\n".join(lines)
 
 

@@ -19,6 +19,7 @@ from projections.audit import AuditChain
 from projections.boards import Boards
 from projections.cases import Cases
 from projections.deadlines import DeadlineIndex, Deadlines
+from projections.photos import Photos
 from projections.runner import ProjectionRunner
 from projections.scorecards import Scorecards
 from projections.site_visits import SiteVisitIndex, SiteVisits
@@ -121,6 +122,7 @@ def build_system(settings: Settings, *, clock: Clock | None = None) -> System:
             Cases(),
             Scorecards(policy.timezone, policy.repeat_window_days),
             AuditChain(settings.seal_interval),
+            Photos(),
         ],
         batch_size=settings.projection_batch_size,
         poll_interval=settings.projection_poll_seconds,

@@ -216,11 +216,11 @@ def scoped_items(
 ) -> tuple[list[dict[str, Any]], int | None]:
     """The list query within what the caller may see (also used by the exports)."""
     late = query.pop("late", None)
-    scope = None if principal.sees_all else [principal.department] if principal.department else []
+    scope, reporter = principal.item_scope()
     return boards.list_items(
         services.store,
         departments=scope,
-        reporter=None if principal.sees_all else principal.actor,
+        reporter=reporter,
         late_after_seconds=services.late_after_seconds if late else None,
         **query,
     )
