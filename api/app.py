@@ -13,7 +13,19 @@ from starlette.concurrency import run_in_threadpool
 
 from api import errors, pages
 from api.middleware import BodyLimit, Metrics
-from api.routes import departments, digest, hazards, inbox, ops, org, outbox
+from api.routes import (
+    cases,
+    departments,
+    digest,
+    documents,
+    hazards,
+    inbox,
+    ops,
+    org,
+    outbox,
+    scorecards,
+    site_visits,
+)
 from api.services import Services
 from projections.store import UNAVAILABLE_ERRORS
 
@@ -67,10 +79,20 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     errors.install(app)
-    for router in (hazards.router, departments.router, org.router, ops.router, pages.router):
+    for router in (
+        documents.router,
+        hazards.router,
+        departments.router,
+        org.router,
+        ops.router,
+        pages.router,
+    ):
+        app.include_router(router)
+    for router in (cases.router, site_visits.router, scorecards.router):
         app.include_router(router)
     for router in (inbox.router, digest.router, outbox.router):
         app.include_router(router)
+    pages.install(app)
 
     registry = CollectorRegistry()
     registry.register(ProjectionLag(services))
@@ -80,5 +102,11 @@ def create_app(services: Services) -> FastAPI:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(Metrics, registry=registry)
-    app.add_middleware(BodyLimit, max_bytes=services.max_body_bytes)
+    # pages that take photos accept up to four of them
+    photos = 4 * services.web.upload_max_bytes + services.max_body_bytes
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=services.max_body_bytes,
+        larger={"/file": photos, "/items/": photos},
+    )
     return app

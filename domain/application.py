@@ -19,7 +19,9 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
+from domain.accounts import AccountCommands
 from domain.app_base import SYSTEM_ACTOR, AppBase, CommandResult, position_of, replay
+from domain.cases import CaseCommands
 from domain.credentials import CredentialCommands
 from domain.digest import DigestCommands
 from domain.errors import Contention, InvalidCommand, NotFound, VersionConflict
@@ -29,6 +31,7 @@ from domain.inbox import InboxCommands
 from domain.organisation import Organisation
 from domain.policy import SitePolicy
 from domain.sequence import NumberSequence
+from domain.site_visit import SiteVisitCommands
 
 NUMBER_PREFIX = {"hazard": "YH", "violation": "SW", "problem": "WT"}
 
@@ -65,7 +68,15 @@ class TickResult:
     reminded: int = 0
 
 
-class SafeLoop(InboxCommands, DigestCommands, CredentialCommands, AppBase):
+class SafeLoop(
+    InboxCommands,
+    DigestCommands,
+    CaseCommands,
+    SiteVisitCommands,
+    CredentialCommands,
+    AccountCommands,
+    AppBase,
+):
     """The one application of a site; its events live in one log (``safeloop_events``)."""
 
     name = "SafeLoop"
@@ -372,7 +383,8 @@ class SafeLoop(InboxCommands, DigestCommands, CredentialCommands, AppBase):
         )
         if not done:
             return None
-        return self._save(hazard)
+        # reaching the case level opens the item's case in the same save (exactly one case)
+        return self._save(hazard, *self._cases_for_flagged(hazard, now))
 
     def _opinion(
         self, hazard: Hazard, level: int, new_deadline: datetime, org: Organisation

@@ -70,6 +70,8 @@ class NotFound(DomainError):
             "department": "部门",
             "person": "人员",
             "token": "令牌",
+            "case": "问责案件",
+            "account": "账户",
             "inbox item": "消息",
             "digest": "日报",
         }

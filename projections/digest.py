@@ -5,10 +5,10 @@ Per item: when it was filed and closed, its department, grade and kind; per over
 deadline was missed; per re-notice: the level reached and when. ``daily`` turns them into
 the summary of one site day (midnight to midnight in the policy's timezone).
 
-"Repeat locations" group findings by location and **category**, where the category is the
-finding's kind (hazard, violation, problem) together with the unit it belongs to — each
-unit has one specialty (ventilation, electromechanical, …), so this is the closest thing to
-a category the data holds. Voided and merged findings do not count anywhere.
+"Repeat locations" use the same rule as the scorecards' repeats (projections/scorecards.py):
+the same place (ignoring case and spaces) and the same **category** — the data has no
+category field, so a category is the finding's kind and its description, ignoring case,
+spaces and punctuation. Voided and merged findings do not count anywhere.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.hazard import Hazard, S
+from domain.site_visit import location_key
 from projections.base import Item, Projection
+from projections.scorecards import category_key
 from projections.store import Cursor, ViewStore
 from projections.timefmt import iso, parse
 
@@ -50,7 +52,8 @@ class DigestFacts(Projection):
         return [
             "CREATE TABLE IF NOT EXISTS digest_items ("
             " hazard_id TEXT PRIMARY KEY, number TEXT NOT NULL, kind TEXT NOT NULL,"
-            " location TEXT NOT NULL, department TEXT, grade TEXT, state TEXT NOT NULL,"
+            " location TEXT NOT NULL, place TEXT NOT NULL, category TEXT NOT NULL,"
+            " description TEXT NOT NULL, department TEXT, grade TEXT, state TEXT NOT NULL,"
             " filed_at TEXT NOT NULL, closed_at TEXT)",
             "CREATE INDEX IF NOT EXISTS digest_items_filed ON digest_items (filed_at)",
             "CREATE INDEX IF NOT EXISTS digest_items_closed ON digest_items (closed_at)",
@@ -74,9 +77,21 @@ def _apply(cur: Cursor, e: Any) -> None:
     at = iso(e.timestamp)
     if isinstance(e, Hazard.Reported):
         cur.execute(
-            "INSERT INTO digest_items (hazard_id, number, kind, location, department, grade,"
-            " state, filed_at) VALUES (?, ?, ?, ?, ?, NULL, ?, ?)",
-            (hid, e.number, e.kind, e.location, e.department, S.REPORTED, at),
+            "INSERT INTO digest_items (hazard_id, number, kind, location, place, category,"
+            " description, department, grade, state, filed_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
+            (
+                hid,
+                e.number,
+                e.kind,
+                e.location,
+                location_key(e.location),
+                category_key(e.kind, e.description),
+                e.description,
+                e.department,
+                S.REPORTED,
+                at,
+            ),
         )
         return
     state = e.reopened_as if isinstance(e, Hazard.RecheckFailed) else STATE_AFTER.get(type(e))
@@ -156,7 +171,8 @@ def daily(
             (iso(cutoff), iso(cutoff), iso(cutoff)),
         ).fetchall()
         window_rows = cur.execute(
-            "SELECT hazard_id, number, kind, location, department, filed_at FROM digest_items"
+            "SELECT hazard_id, number, kind, location, place, category, description,"
+            " department, filed_at FROM digest_items"
             " WHERE filed_at >= ? AND filed_at < ? AND state NOT IN (?, ?)"
             " ORDER BY filed_at, number",
             (iso(repeat_start), iso(end), *NOT_FINDINGS),
@@ -188,23 +204,23 @@ def daily(
             }
         )
 
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in window_rows:
-        key = (row["location"], row["kind"], row["department"] or "")
-        groups.setdefault(key, []).append(dict(row))
+        groups.setdefault((row["place"], row["category"]), []).append(dict(row))
     repeats = [
         {
-            "location": location,
-            "kind": kind,
-            "department": department or None,
-            "category": f"{kind}:{department or '-'}",
+            "location": rows[-1]["location"],
+            "kind": rows[-1]["kind"],
+            "description": rows[-1]["description"],
+            "category": category,
+            "departments": sorted({r["department"] for r in rows if r["department"]}),
             "count": len(rows),
             "on_day": sum(1 for r in rows if span[0] <= r["filed_at"] < span[1]),
             "numbers": [r["number"] for r in rows],
             "first_filed_at": rows[0]["filed_at"],
             "last_filed_at": rows[-1]["filed_at"],
         }
-        for (location, kind, department), rows in groups.items()
+        for (_, category), rows in groups.items()
         if len(rows) >= 2
     ]
     repeats.sort(key=lambda r: (-r["on_day"], -r["count"], r["location"], r["category"]))

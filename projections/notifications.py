@@ -315,7 +315,7 @@ class _Batch:
             "department_name_en": department.get("name_en") or department.get("name_zh"),
             "deadline": parse(item.get("deadline")),
             "level": item.get("level") or 0,
-            "link": f"{self.m.base_url}/hazards/{hid}",
+            "link": f"{self.m.base_url}/items/{hid}",
             **extra,
         }
         self.notify(pos, e, recipients, facts, hazard_id=hid, number=item.get("number"))

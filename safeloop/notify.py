@@ -109,6 +109,7 @@ def run_scheduler(system: System, echo: Callable[[str], object] = print) -> None
         scheduler.shutdown(wait=False)
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    system.runner.catch_up()  # so the first tick reads a current deadline index
     system.runner.start()
     s = system.settings
     channels = ", ".join(channel_config(s).enabled()) or "in-app only"

@@ -15,11 +15,16 @@ from psycopg.conninfo import make_conninfo
 
 from domain.application import SafeLoop
 from domain.policy import SitePolicy
+from projections.audit import AuditChain
 from projections.boards import Boards
+from projections.cases import Cases
 from projections.deadlines import DeadlineIndex, Deadlines
 from projections.digest import DigestFacts
 from projections.notifications import Notifications
+from projections.photos import Photos
 from projections.runner import ProjectionRunner
+from projections.scorecards import Scorecards
+from projections.site_visits import SiteVisitIndex, SiteVisits
 from projections.store import PostgresViewStore, SQLiteViewStore, ViewStore
 from projections.timeline import Timeline
 from safeloop.notify import channel_config, default_channels
@@ -46,6 +51,12 @@ class System:
 
     def now(self) -> datetime:
         return self.clock()
+
+    @property
+    def events_table(self) -> str:
+        """The log's table (``stored_events`` in SQLite, ``safeloop_events`` in PostgreSQL)."""
+        name: str = self.app.recorder.events_table_name  # type: ignore[attr-defined]
+        return name
 
     def close(self) -> None:
         if self._closed:
@@ -103,6 +114,7 @@ def build_system(settings: Settings, *, clock: Clock | None = None) -> System:
     clock = clock or system_clock
     index = DeadlineIndex(store)
     app = SafeLoop(env, policy=policy, due_items=index, due_reminders=index, recording_clock=clock)
+    app.visit_index = SiteVisitIndex(store)
     runner = ProjectionRunner(
         app,
         store,
@@ -110,6 +122,11 @@ def build_system(settings: Settings, *, clock: Clock | None = None) -> System:
             Boards(),
             Deadlines(policy.reminder_offsets_hours),
             Timeline(),
+            SiteVisits(),
+            Cases(),
+            Scorecards(policy.timezone, policy.repeat_window_days),
+            AuditChain(settings.seal_interval),
+            Photos(),
             Notifications(
                 base_url=settings.base_url,
                 timezone=policy.timezone,

@@ -75,7 +75,10 @@ def test_demo_history_tick_and_projections(env: dict[str, str]) -> None:
         json.loads(run(env, "history", number, "--json", "--as-of", first))["state"] == "REPORTED"
     )
     rebuilt = run(env, "projections", "rebuild")
-    assert "rebuilt boards, deadlines, timeline, notifications, digest" in rebuilt
+    assert (
+        "rebuilt boards, deadlines, timeline, site_visits, cases, scorecards, audit_chain,"
+        " photos, notifications, digest" in rebuilt
+    )
     assert "lag        0" in run(env, "projections", "status")
 
 

@@ -166,7 +166,7 @@ def test_inbox_and_outbox_follow_the_loop_and_a_rebuild_sends_nothing_again(rig:
     assert d1[0]["title"].startswith("[Overdue, level 3]")  # d1 reads English
     assert u1[0]["title"].startswith("【逾期督办·3级】YH-")  # Chinese by default
     for text in (u1[0]["body"], d1[0]["body"]):
-        assert "2202运输顺槽" in text and f"/hazards/{hid}" in text
+        assert "2202运输顺槽" in text and f"/items/{hid}" in text
         assert "YH-20261102-0001" in text
     assert "2026-11-07 17:00" in u1[0]["body"]  # the new deadline, in the site's time
 
@@ -296,9 +296,12 @@ def test_digest_days_are_site_days_across_midnight_and_a_utc_date_change(rig: Ri
     times = [T0 + timedelta(hours=15, minutes=50), T0 + timedelta(hours=16, minutes=10)]
     times.append(T0 + timedelta(hours=23, minutes=50))
     ids = []
-    for when in times:
+    places = [("1301回风顺槽", "巷道积尘超限")] * 2 + [("1301 回风顺槽", "巷道积尘 超限！")]
+    for when, (place, description) in zip(times, places, strict=True):
         rig.at(when)
-        ids.append(file_and_notice(rig, when + timedelta(hours=1), location="1301回风顺槽"))
+        ids.append(
+            file_and_notice(rig, when + timedelta(hours=1), location=place, description=description)
+        )
     rig.at(times[0] + timedelta(hours=1, minutes=5))  # the first misses its deadline on the 3rd
     rig.app.tick(rig.clock())
     rig.at(T0 + timedelta(days=1, hours=15))  # 23:00 on the 3rd: the second is closed
@@ -322,10 +325,10 @@ def test_digest_days_are_site_days_across_midnight_and_a_utc_date_change(rig: Ri
     fourth = day("2026-11-04")
     assert fourth["overdue"]["total"] == 2
     assert [o["id"] for o in fourth["overdue_longest"]] == [str(ids[0]), str(ids[2])]
-    (repeat,) = third["repeats"]
+    (repeat,) = third["repeats"]  # the same place (spaces aside) and category
     assert (repeat["location"], repeat["category"], repeat["count"], repeat["on_day"]) == (
-        "1301回风顺槽",
-        "hazard:CM1",
+        "1301 回风顺槽",
+        "hazard:巷道积尘超限",
         3,
         2,
     )
