@@ -5,6 +5,7 @@ records site visits; department people see their own department's cases only."""
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import re
@@ -13,6 +14,7 @@ from decimal import Decimal
 from uuid import UUID
 
 from api.web.i18n import Lang
+from tests.conftest import ORG
 from tests.e2e.conftest import Api
 from tests.e2e.test_pages import filed
 from tests.e2e.webuser import WebUser, give_login
@@ -228,6 +230,15 @@ def test_the_scorecard_page_with_its_chart_look_back_and_csv(api: Api) -> None:
     assert 'data-department="TF"' in theirs.text and 'data-department="CM1"' not in theirs.text
     assert str(cid) not in theirs.text
     assert str(cid) not in other.get("/scorecards.csv", params={"month": month}).text
+    # someone of no department who does not see everything sees nobody's row (not even
+    # those of other people without a department, like the leader held responsible here)
+    org = copy.deepcopy(ORG)
+    org["people"].append({"id": "w9", "name": "无部门人员", "role": "worker"})
+    app.load_org(org, actor="admin", now=api.clock())
+    give_login(api, "w9")
+    nobody = WebUser(api, "w9").signed_in().get("/scorecards", params={"month": month})
+    assert nobody.status_code == 200 and 'data-person="l1"' in page.text
+    assert "data-person=" not in nobody.text and "data-department=" not in nobody.text
     # in English, with the same numbers
     assert leader.post("/language", {"language": "en", "next": "/scorecards"}).status_code == 303
     english = leader.get("/scorecards", params={"month": month})
