@@ -1,4 +1,4 @@
-"""The monthly scorecard as a page (with a chart drawn on the server) and as CSV.
+"""The monthly scorecard as a page (with a chart drawn on the server), as CSV and as Excel.
 
 The numbers are the JSON API's (``api.routes.scorecards.get_scorecard``), under the same
 rules: those who see every item see every department, others their own department's row and
@@ -8,10 +8,7 @@ back).
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
-from typing import Any
 
 from fastapi import APIRouter
 from starlette.responses import Response
@@ -22,10 +19,13 @@ from api.web import labels
 from api.web.chart import grouped_bars
 from api.web.core import Ctx, UserCtx
 from api.web.items import _parse_instant
+from documents import sheets
+from domain.errors import NotFound
 from projections.scorecards import DEPARTMENT_METRICS
 
 router = APIRouter(include_in_schema=False)
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: what the chart compares per department
 CHART_SERIES = ("filed", "closed", "closed_on_time", "closed_on_time_extended", "overdue_periods")
 
@@ -98,10 +98,21 @@ def _query(month: str, when: datetime | None) -> dict[str, str]:
     return query
 
 
-@router.get("/scorecards.csv")
-def scorecard_csv(
-    ctx: UserCtx, month: str | None = None, as_of: str | None = None, part: str = "departments"
+@router.get("/scorecards.{fmt}")
+def scorecard_download(
+    ctx: UserCtx,
+    fmt: str,
+    month: str | None = None,
+    as_of: str | None = None,
+    part: str = "departments",
 ) -> Response:
+    """The same numbers as a file: CSV (departments, or ``part=people``) or Excel (both).
+
+    The files are the JSON API's exports (``documents.sheets``); this route serves them to
+    a signed-in browser, which has a session rather than a bearer token.
+    """
+    if fmt not in ("csv", "xlsx"):
+        raise NotFound("format", fmt)
     month, error = _month(ctx, month)
     when = _parse_instant(ctx, as_of) if as_of else None
     if error:
@@ -109,37 +120,17 @@ def scorecard_csv(
             "scorecards.html", status=422, error=error, month=month, as_of=when, card=None
         )
     card = _card(ctx, month, when)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    rows: list[list[Any]]
-    if part == "people":
-        writer.writerow(["month", "person", "name", "department", "violations", "cases"])
-        rows = [
-            [month, p.person, p.name or "", p.department or "", p.violations, p.cases]
-            for p in card.people
-        ]
+    departments, people = sheets.score_sheets(
+        month, [d.model_dump() for d in card.departments], [p.model_dump() for p in card.people]
+    )
+    if fmt == "xlsx":
+        content, name = sheets.to_xlsx([departments, people]), f"scorecard-{month}.xlsx"
+    elif part == "people":
+        content, name = sheets.to_csv(people), f"scorecard-{month}-people.csv"
     else:
-        writer.writerow(
-            ["month", "department", "name", *DEPARTMENT_METRICS, "vetoed", "vetoed_by_cases"]
-        )
-        rows = [
-            [
-                month,
-                d.department,
-                _department_name(ctx, d.department, d.name_zh),
-                *(getattr(d, m) for m in DEPARTMENT_METRICS),
-                "yes" if d.vetoed else "",
-                " ".join(str(v.case_id) for v in d.vetoed_by),
-            ]
-            for d in card.departments
-        ]
-    writer.writerows(rows)
-    suffix = "" if part != "people" else "-people"
-    name = f"scorecard-{month}{suffix}.csv"
-    # a byte-order mark, so spreadsheet programs read the Chinese names as UTF-8
+        content, name = sheets.to_csv(departments), f"scorecard-{month}.csv"
+    media = "text/csv; charset=utf-8" if fmt == "csv" else XLSX
     response = Response(
-        "\ufeff" + out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        content, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )
     return ctx.finish(response)

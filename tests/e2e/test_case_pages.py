@@ -218,11 +218,17 @@ def test_the_scorecard_page_with_its_chart_look_back_and_csv(api: Api) -> None:
     sheet = leader.get("/scorecards.csv", params={"month": month})
     assert sheet.headers["content-type"].startswith("text/csv")
     assert f"scorecard-{month}.csv" in sheet.headers["content-disposition"]
-    rows = {r["department"]: r for r in csv.DictReader(io.StringIO(sheet.text.lstrip("\ufeff")))}
-    assert rows["CM1"]["filed"] == "1" and rows["CM1"]["vetoed"] == "yes"
-    assert rows["CM1"]["vetoed_by_cases"] == str(cid) and rows["TF"]["vetoed"] == ""
+    rows = {
+        r["单位 department"]: r
+        for r in csv.DictReader(io.StringIO(sheet.content.decode("utf-8-sig")))
+    }
+    assert rows["CM1"]["登记 filed"] == "1" and rows["CM1"]["一票否决 veto"] == "是"
+    assert rows["TF"]["一票否决 veto"] == ""
     people = leader.get("/scorecards.csv", params={"month": month, "part": "people"})
-    assert "u1" in people.text
+    assert "u1" in people.text and "l1" in people.text
+    book = leader.get("/scorecards.xlsx", params={"month": month})
+    assert book.status_code == 200 and book.content[:2] == b"PK"  # a zip: the Excel file
+    assert leader.get("/scorecards.pdf", params={"month": month}).status_code == 404
 
     # another unit's head sees their own row only
     other = WebUser(api, "u2").signed_in()
