@@ -5,7 +5,8 @@ own transaction. A sender killed between the two leaves that one message claimed
 the claim lapses (``lease``) another sender (or the restarted one) sends it again, with the
 same dedup key, so a receiver that keeps the keys it has seen drops the repeat. Nothing
 else can be sent twice: a claim is taken in one transaction (``SKIP LOCKED`` on PostgreSQL)
-and an outcome is only recorded while its claim is held.
+and an outcome is only recorded while its claim is held; a pass that runs past half the
+lease (a slow receiver) gives its remaining claims back unsent rather than let them lapse.
 
 Retries: within one pass, a failing message is retried a few times with exponential
 back-off (tenacity); if it still fails it waits for a later pass (doubling from
@@ -44,6 +45,8 @@ class SendResult:
     failed: int = 0
     dead: int = 0
     skipped: int = 0
+    #: claimed but given back unsent (the pass ran past half the claim's lease)
+    released: int = 0
     keys_sent: list[str] = field(default_factory=list)
 
 
@@ -89,11 +92,21 @@ class Sender:
                 outbox.release(
                     self.store, missing, owner=self.owner, retry_at=now + timedelta(seconds=30)
                 )
-            for message in messages:
+            for i, message in enumerate(messages):
+                if self.clock() - now > self.lease / 2:
+                    # A slow receiver: give the rest back before the claims could lapse and
+                    # another sender take (and send) them while this one still might.
+                    rest = [m.dedup_key for m in messages[i:]]
+                    outbox.release(self.store, rest, owner=self.owner, retry_at=self.clock())
+                    result.released += len(rest)
+                    return self._log(result)
                 self._deliver(message, result)
             if len(messages) + len(missing) < self.batch_size:
                 break
-        if result.sent or result.failed or result.dead:
+        return self._log(result)
+
+    def _log(self, result: SendResult) -> SendResult:
+        if result.sent or result.failed or result.dead or result.released:
             log.info(
                 "outbox pass",
                 extra={
@@ -101,6 +114,7 @@ class Sender:
                     "failed": result.failed,
                     "dead": result.dead,
                     "skipped": result.skipped,
+                    "released": result.released,
                 },
             )
         return result

@@ -373,3 +373,31 @@ def test_two_senders_at_once_deliver_each_key_once(rig: Rig, clock: FakeClock) -
     assert Counter(received).most_common(1)[0][1] == 1
     total = sum(sum(c.values()) for c in outbox.counts(rig.system.store).values())
     assert len(received) == total == sum(r.sent for r in results)
+
+
+class SlowChannel:
+    """A receiver that takes a simulated minute per message (the clock is moved by it)."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.sent: list[str] = []
+
+    def send(self, message: Any, now: Any) -> None:
+        self.clock.advance(minutes=1)
+        self.sent.append(message.dedup_key)
+
+
+def test_a_slow_pass_gives_back_its_claims_before_they_lapse(rig: Rig) -> None:
+    for i in range(4):
+        file_and_notice(rig, T0 + timedelta(days=3), client_ref=f"s-{i}")
+    rig.system.runner.catch_up()
+    sender = rig.sender(lease=timedelta(minutes=5))
+    slow = SlowChannel(rig.clock)
+    sender.channels = {name: slow for name in sender.channels}
+    first = sender.run_once()
+    assert first.sent == 3 and first.released > 0  # 3 simulated minutes > half of 5
+    pending = outbox.deliveries(rig.system.store, state="pending", limit=100)
+    assert len(pending) == first.released
+    while sender.run_once().sent:
+        pass
+    assert len(slow.sent) == len(set(slow.sent)) == first.sent + first.released
