@@ -275,9 +275,7 @@ def test_a_tick_for_a_past_instant_is_recorded_at_the_real_time(app: SafeLoop) -
     real_now = T0 + timedelta(days=3)
     app.recording_clock = lambda: real_now
     app.tick(deadline + timedelta(hours=1))  # catching up an earlier instant
-    opinion = next(
-        e for e in app.hazard_events(hid) if isinstance(e, Hazard.HandlingOpinionIssued)
-    )
+    opinion = next(e for e in app.hazard_events(hid) if isinstance(e, Hazard.HandlingOpinionIssued))
     assert opinion.occurred_at == deadline + timedelta(hours=1)
     assert opinion.timestamp == real_now
     # so the item as of a moment before the real recording still shows it NOTICED
