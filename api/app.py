@@ -68,7 +68,8 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     errors.install(app)
     for router in (hazards.router, departments.router, org.router, ops.router, pages.router):
-        app.include_router(router)
+        # every operation's OpenAPI lists the errors it may answer with (ErrorOut)
+        app.include_router(router, responses=errors.ERROR_RESPONSES)
 
     registry = CollectorRegistry()
     registry.register(ProjectionLag(services))

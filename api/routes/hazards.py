@@ -12,6 +12,7 @@ from fastapi import APIRouter, Header, Query, Response
 from api.auth import Principal, PrincipalDep, ServicesDep
 from api.errors import ApiError, forbidden
 from api.schemas import (
+    Clean,
     CommandDone,
     Extension,
     ExtensionDecision,
@@ -61,7 +62,7 @@ def expected_version(if_match: str | None) -> int | None:
     if if_match is None:
         return None
     text = if_match.strip().removeprefix("W/").strip('"')
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # "²".isdigit() is true, int("²") fails
         raise ApiError(
             422,
             "invalid_input",
@@ -163,11 +164,11 @@ def file_hazard(
 def list_hazards(
     services: ServicesDep,
     principal: PrincipalDep,
-    department: Annotated[str | None, Query(max_length=100)] = None,
+    department: Annotated[str | None, Query(max_length=100), Clean] = None,
     state: Annotated[str | None, Query(description=" | ".join(STATES))] = None,
     overdue: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-    cursor: Annotated[str | None, Query(max_length=40)] = None,
+    cursor: Annotated[str | None, Query(max_length=40), Clean] = None,
 ) -> ItemList:
     if state is not None and state not in STATES:
         raise ApiError(
@@ -179,7 +180,8 @@ def list_hazards(
         )
     before: int | None = None
     if cursor is not None:
-        if not cursor.isdigit():
+        # ASCII digits that fit a 64-bit integer (the store's column)
+        if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):
             raise ApiError(
                 422,
                 "invalid_input",

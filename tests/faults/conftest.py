@@ -8,3 +8,6 @@ import pytest
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         item.add_marker(pytest.mark.faults)
+
+
+from tests.e2e.conftest import api  # noqa: E402, F401 - the live-server fixture, here too
