@@ -124,15 +124,38 @@ def hazard_out(
 # -- filing and reading ------------------------------------------------------------------------
 
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="your own key for this filing: a retry with the same key and the same body"
+        " answers 200 with the first filing; the same key with a different body is refused"
+        " with 422",
+    ),
+    Clean,
+]
+
+
 @router.post(
     "",
     status_code=201,
     response_model=FiledOut,
-    responses={200: {"model": FiledOut, "description": "a repeat of an earlier client_ref"}},
+    responses={
+        200: {
+            "model": FiledOut,
+            "description": "a repeat of an earlier client_ref or Idempotency-Key",
+        }
+    },
     summary="File a finding (hazard, violation or problem)",
 )
 def file_hazard(
-    body: FileHazard, services: ServicesDep, principal: PrincipalDep, response: Response
+    body: FileHazard,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> FiledOut:
     if principal.role == "auditor":
         raise forbidden("auditors have read-only access", "审计人员只有只读权限")
@@ -149,6 +172,7 @@ def file_hazard(
         occurred_at=occurred_at,
         department=body.department,
         client_ref=body.client_ref,
+        idempotency_key=idempotency_key,
         actor=principal.actor,
         now=services.now(),
     )
