@@ -7,10 +7,11 @@ PYTEST_ARGS ?=
 
 # `make run` is the embedded demo: SQLite next to the code, a known admin token.
 RUN_ENV := SAFELOOP_DATABASE_URL=$${SAFELOOP_DATABASE_URL:-sqlite:///./var/safeloop.db} \
+	SAFELOOP_UPLOAD_DIR=$${SAFELOOP_UPLOAD_DIR:-./var/uploads} \
 	SAFELOOP_ADMIN_TOKEN=$${SAFELOOP_ADMIN_TOKEN:-demo-admin-token} \
 	SAFELOOP_LOG_FORMAT=$${SAFELOOP_LOG_FORMAT:-text}
 
-.PHONY: run test faults lint format bench clean
+.PHONY: run test faults lint format bench clean messages
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +24,8 @@ run: $(STAMP)
 	@echo ""
 	@echo "safeloop is starting on http://127.0.0.1:8000  (API docs: http://127.0.0.1:8000/docs)"
 	@echo "admin token: $${SAFELOOP_ADMIN_TOKEN:-demo-admin-token}   (a person's token: $(BIN)/safeloop token create PERSON)"
+	@echo "web logins (http://127.0.0.1:8000/login): the demo users above, password safeloop-demo"
+	@echo "  e.g. ZC1-4 worker, X01 info office, ZC1-1 unit head, A01 safety dept, L05 leader, X04 auditor"
 	@$(RUN_ENV) $(BIN)/safeloop serve
 
 test: $(STAMP)
@@ -43,6 +46,12 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+# refresh the pages' message catalogues after changing texts (then translate the new entries)
+messages: $(STAMP)
+	cd api/web && ../../$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location -o messages.pot . \
+		&& ../../$(BIN)/pybabel update -i messages.pot -d locale -l zh_CN --ignore-obsolete \
+		&& rm messages.pot
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

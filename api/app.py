@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import errors, pages
 from api.middleware import BodyLimit, Metrics
-from api.routes import departments, hazards, ops, org
+from api.routes import cases, departments, hazards, ops, org, scorecards, site_visits
 from api.services import Services
 from projections.store import UNAVAILABLE_ERRORS
 
@@ -70,6 +70,9 @@ def create_app(services: Services) -> FastAPI:
     for router in (hazards.router, departments.router, org.router, ops.router, pages.router):
         # every operation's OpenAPI lists the errors it may answer with (ErrorOut)
         app.include_router(router, responses=errors.ERROR_RESPONSES)
+    for router in (cases.router, site_visits.router, scorecards.router):
+        app.include_router(router, responses=errors.ERROR_RESPONSES)
+    pages.install(app)
 
     registry = CollectorRegistry()
     registry.register(ProjectionLag(services))
@@ -79,5 +82,11 @@ def create_app(services: Services) -> FastAPI:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(Metrics, registry=registry)
-    app.add_middleware(BodyLimit, max_bytes=services.max_body_bytes)
+    # pages that take photos accept up to four of them
+    photos = 4 * services.web.upload_max_bytes + services.max_body_bytes
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=services.max_body_bytes,
+        larger={"/file": photos, "/items/": photos},
+    )
     return app

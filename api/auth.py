@@ -67,19 +67,33 @@ class Principal:
     def can_see_department(self, department: str | None) -> bool:
         return self.sees_all or (department is not None and department == self.department)
 
+    @property
+    def read_only(self) -> bool:
+        return self.role == "auditor"
+
+    def item_scope(self) -> tuple[list[str] | None, str | None]:
+        """(departments, reporter) limiting item lists: None, None for those who see all."""
+        if self.sees_all:
+            return None, None
+        return ([self.department] if self.department else []), self.actor
+
     def can_see(self, hazard: Hazard) -> bool:
         return self.can_see_department(hazard.department) or hazard.reporter == self.actor
 
     def may(self, command: str, hazard: Hazard) -> bool:
         """May this caller run ``command`` on ``hazard`` (ignoring the item's state)?"""
+        return self.may_on(command, hazard.department, hazard.reporter)
+
+    def may_on(self, command: str, department: str | None, reporter: str | None) -> bool:
+        """``may`` for an item known by its department and reporter (e.g. a board row)."""
         if self.is_admin:
             return True
-        if command == "fix-on-spot" and hazard.reporter == self.actor:
+        if command == "fix-on-spot" and reporter == self.actor:
             return True
         if self.role not in COMMAND_ROLES.get(command, frozenset()):
             return False
         if self.role in DEPARTMENT_ACTORS:
-            return hazard.department is not None and hazard.department == self.department
+            return department is not None and department == self.department
         return True
 
     def require(self, command: str, hazard: Hazard) -> None:
@@ -116,12 +130,21 @@ def get_principal(
     if services.admin_token and hmac.compare_digest(token.encode(), services.admin_token.encode()):
         return Principal(ADMIN, ADMIN, None)
     person_id = services.app.authenticate(token)
-    if person_id is None:
+    principal = principal_for(services, person_id) if person_id else None
+    if principal is None:
         raise unauthorized()
+    return principal
+
+
+def principal_for(services: Services, person_id: str, *, admin: bool = False) -> Principal | None:
+    """A person's rights from the current Organisation (None once they have left it).
+
+    The one place a person becomes a Principal, for API tokens and for web sessions alike.
+    """
     person = services.app.org().person(person_id)
-    if person is None:  # no longer in the organisation
-        raise unauthorized()
-    return Principal(person_id, person["role"], person.get("department"))
+    if person is None:
+        return None
+    return Principal(person_id, ADMIN if admin else person["role"], person.get("department"))
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.schemas import ErrorOut
@@ -34,6 +35,21 @@ class ApiError(Exception):
         self.en = en
         self.zh = zh
         self.extra = extra
+
+
+def respond(
+    request: Request,
+    status_code: int,
+    content: dict[str, Any],
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """JSON for the API; a page when the pages asked for one (``app.state.render_error``)."""
+    render = getattr(request.app.state, "render_error", None)
+    is_page = getattr(request.app.state, "is_page", None)
+    if render is not None and is_page is not None and is_page(request):
+        response: Response = render(request, status_code, content, headers)
+        return response
+    return JSONResponse(status_code=status_code, content=content, headers=headers)
 
 
 def body(code: str, en: str, zh: str, **extra: Any) -> dict[str, Any]:
@@ -112,7 +128,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
-    async def validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation(request: Request, exc: RequestValidationError) -> Response:
         fields = []
         for err in exc.errors():
             msg = str(err.get("msg", "invalid"))
@@ -121,7 +137,8 @@ def install(app: FastAPI) -> None:
         detail = [
             {k: v for k, v in err.items() if k in ("type", "loc", "msg")} for err in exc.errors()
         ]
-        return JSONResponse(
+        return respond(
+            request,
             status_code=422,
             content=body(
                 "invalid_input",
@@ -133,8 +150,9 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(InvalidCommand)
-    async def invalid(_: Request, exc: InvalidCommand) -> JSONResponse:
-        return JSONResponse(
+    async def invalid(request: Request, exc: InvalidCommand) -> Response:
+        return respond(
+            request,
             status_code=422,
             content=body(
                 exc.code,
@@ -145,15 +163,17 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(IllegalTransition)
-    async def illegal(_: Request, exc: IllegalTransition) -> JSONResponse:
-        return JSONResponse(
+    async def illegal(request: Request, exc: IllegalTransition) -> Response:
+        return respond(
+            request,
             status_code=409,
             content=body(exc.code, exc.en, exc.zh, state=exc.state, allowed=exc.allowed),
         )
 
     @app.exception_handler(VersionConflict)
-    async def conflict(_: Request, exc: VersionConflict) -> JSONResponse:
-        return JSONResponse(
+    async def conflict(request: Request, exc: VersionConflict) -> Response:
+        return respond(
+            request,
             status_code=409,
             content=body(
                 exc.code, exc.en, exc.zh, state=exc.state, allowed=exc.allowed, version=exc.version
@@ -161,32 +181,37 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(NotFound)
-    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
-        return JSONResponse(status_code=404, content=body(exc.code, exc.en, exc.zh))
+    async def not_found(request: Request, exc: NotFound) -> Response:
+        return respond(request, status_code=404, content=body(exc.code, exc.en, exc.zh))
 
     @app.exception_handler(Contention)
-    async def busy(_: Request, exc: Contention) -> JSONResponse:
-        return JSONResponse(
-            status_code=503, content=body(exc.code, exc.en, exc.zh), headers={"Retry-After": "1"}
+    async def busy(request: Request, exc: Contention) -> Response:
+        return respond(
+            request,
+            status_code=503,
+            content=body(exc.code, exc.en, exc.zh),
+            headers={"Retry-After": "1"},
         )
 
     @app.exception_handler(DomainError)
-    async def domain(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(status_code=409, content=body(exc.code, exc.en, exc.zh))
+    async def domain(request: Request, exc: DomainError) -> Response:
+        return respond(request, status_code=409, content=body(exc.code, exc.en, exc.zh))
 
     @app.exception_handler(ApiError)
-    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+    async def api_error(request: Request, exc: ApiError) -> Response:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return JSONResponse(
+        return respond(
+            request,
             status_code=exc.status,
             content=body(exc.code, exc.en, exc.zh, **exc.extra),
             headers=headers,
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 400:  # a body that cannot be parsed at all (e.g. not UTF-8)
-            return JSONResponse(
+            return respond(
+                request,
                 status_code=422,
                 content=body(
                     "invalid_input",
@@ -200,17 +225,18 @@ def install(app: FastAPI) -> None:
             405: ("method_not_allowed", "method not allowed", "不支持该请求方法"),
         }
         code, en, zh = messages.get(exc.status_code, ("http_error", str(exc.detail), "请求错误"))
-        return JSONResponse(
-            status_code=exc.status_code, content=body(code, en, zh), headers=exc.headers
+        return respond(
+            request, status_code=exc.status_code, content=body(code, en, zh), headers=exc.headers
         )
 
     for error_class in UNAVAILABLE_ERRORS:
         app.add_exception_handler(error_class, _unavailable)
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error", extra={"path": request.url.path})
-        return JSONResponse(
+        return respond(
+            request,
             status_code=500,
             content=body(
                 "internal_error",
@@ -220,9 +246,10 @@ def install(app: FastAPI) -> None:
         )
 
 
-async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+async def _unavailable(request: Request, exc: Exception) -> Response:
     log.warning("store unavailable", extra={"path": request.url.path, "error": str(exc)})
-    return JSONResponse(
+    return respond(
+        request,
         status_code=503,
         content=body(
             "store_unavailable",

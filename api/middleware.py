@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import body as error_body
@@ -19,17 +18,26 @@ log = logging.getLogger("safeloop.access")
 class BodyLimit:
     """Refuse bodies over ``max_bytes`` with 413, by header and while streaming."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        #: path prefix → a larger limit (pages that upload photos)
+        self.larger = larger or {}
+
+    def limit_for(self, path: str) -> int:
+        for prefix, limit in self.larger.items():
+            if path.startswith(prefix):
+                return max(limit, self.max_bytes)
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.limit_for(scope.get("path", ""))
         length = dict(scope.get("headers") or []).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await self._refuse(send)
+        if length is not None and length.isdigit() and int(length) > max_bytes:
+            await self._refuse(send, max_bytes)
             return
         seen = 0
 
@@ -38,21 +46,21 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > max_bytes:
                     raise _TooLarge
             return message
 
         try:
             await self.app(scope, limited, send)
         except _TooLarge:
-            await self._refuse(send)
+            await self._refuse(send, max_bytes)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, max_bytes: int) -> None:
         payload = json.dumps(
             error_body(
                 "payload_too_large",
-                f"the request body is larger than {self.max_bytes} bytes",
-                f"请求内容超过 {self.max_bytes} 字节",
+                f"the request body is larger than {max_bytes} bytes",
+                f"请求内容超过 {max_bytes} 字节",
             ),
             ensure_ascii=False,
         ).encode()
@@ -129,10 +137,7 @@ class Metrics:
 
 
 def _route(scope: Scope) -> str:
-    app: Any = scope.get("app")
-    router = getattr(app, "router", None)
-    for route in getattr(router, "routes", []):
-        match, _ = route.matches(scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path", "other"))
-    return "unmatched"
+    """The matched route's template (set in the scope by the router once it has routed)."""
+    route: Any = scope.get("route")
+    path = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return str(path) if path else "unmatched"

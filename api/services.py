@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from domain.application import SafeLoop
 from domain.policy import SitePolicy
@@ -13,6 +14,29 @@ from projections.runner import ProjectionRunner
 from projections.store import ViewStore
 
 log = logging.getLogger("safeloop.api")
+
+
+@dataclass(frozen=True)
+class OidcConfig:
+    issuer: str
+    client_id: str
+    client_secret: str
+    person_claim: str = "preferred_username"
+    scope: str = "openid profile"
+
+
+@dataclass
+class WebConfig:
+    """What the pages need: session signing, cookies, uploads, single sign-on."""
+
+    #: signs session cookies; None: a random key for this process
+    secret_key: str | None = None
+    cookie_secure: str = "auto"
+    session_hours: float = 12
+    upload_dir: Path = Path("./uploads")
+    upload_max_bytes: int = 8 * 1024 * 1024
+    base_url: str = "http://127.0.0.1:8000"
+    oidc: OidcConfig | None = None
 
 
 @dataclass
@@ -25,6 +49,7 @@ class Services:
     admin_token: str | None = None
     read_your_writes_timeout: float = 10.0
     max_body_bytes: int = 1_048_576
+    web: WebConfig = field(default_factory=WebConfig)
     #: called when the server starts and stops (the scheduler, the projection runner)
     on_start: list[Callable[[], None]] = field(default_factory=list)
     on_stop: list[Callable[[], None]] = field(default_factory=list)

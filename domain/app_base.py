@@ -111,13 +111,23 @@ class AppBase(Application[UUID]):
         except NotFound:
             return Organisation.found(SYSTEM_ACTOR, EPOCH)
 
-    def load_org(self, document: Mapping[str, Any], *, actor: str, now: datetime) -> int:
-        """Record the differences between the organisation and ``document``."""
+    def load_org(
+        self,
+        document: Mapping[str, Any],
+        *,
+        actor: str,
+        now: datetime,
+        effective_at: datetime | None = None,
+    ) -> int:
+        """Record the differences between the organisation and ``document``.
+
+        ``effective_at``: when the changes took effect, if earlier than ``now``.
+        """
         try:
             org = self._get(Organisation, ORGANISATION_ID, "organisation")
         except NotFound:
-            org = Organisation.found(actor, now)
-        changes = org.load(document, actor=actor, now=now)
+            org = Organisation.found(actor, now, effective_at)
+        changes = org.load(document, actor=actor, now=now, effective_at=effective_at)
         if org.pending_events:
             try:
                 self.save(org)

@@ -19,7 +19,9 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
+from domain.accounts import AccountCommands
 from domain.app_base import SYSTEM_ACTOR, AppBase, CommandResult, position_of, replay
+from domain.cases import CaseCommands
 from domain.credentials import CredentialCommands
 from domain.errors import Contention, InvalidCommand, NotFound, VersionConflict
 from domain.hazard import Hazard
@@ -27,6 +29,7 @@ from domain.ids import hazard_id_for_client_ref, hazard_id_for_idempotency_key, 
 from domain.organisation import Organisation
 from domain.policy import SitePolicy
 from domain.sequence import NumberSequence
+from domain.site_visit import SiteVisitCommands
 
 NUMBER_PREFIX = {"hazard": "YH", "violation": "SW", "problem": "WT"}
 
@@ -54,7 +57,7 @@ class TickResult:
     renoticed_ids: list[UUID] = field(default_factory=list)
 
 
-class SafeLoop(CredentialCommands, AppBase):
+class SafeLoop(CaseCommands, SiteVisitCommands, CredentialCommands, AccountCommands, AppBase):
     """The one application of a site; its events live in one log (``safeloop_events``)."""
 
     name = "SafeLoop"
@@ -391,7 +394,8 @@ class SafeLoop(CredentialCommands, AppBase):
         )
         if not done:
             return None
-        return self._save(hazard)
+        # reaching the case level opens the item's case in the same save (exactly one case)
+        return self._save(hazard, *self._cases_for_flagged(hazard, now))
 
     def _opinion(
         self, hazard: Hazard, level: int, new_deadline: datetime, org: Organisation

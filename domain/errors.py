@@ -65,7 +65,14 @@ class NotFound(DomainError):
     code = "not_found"
 
     def __init__(self, what: str, key: str) -> None:
-        names_zh = {"hazard": "隐患", "department": "部门", "person": "人员", "token": "令牌"}
+        names_zh = {
+            "hazard": "隐患",
+            "department": "部门",
+            "person": "人员",
+            "token": "令牌",
+            "case": "问责案件",
+            "account": "账户",
+        }
         super().__init__(f"{what} '{key}' not found", f"未找到{names_zh.get(what, what)}“{key}”")
         self.what = what
         self.key = key

@@ -18,3 +18,13 @@ def hazard_id_for_idempotency_key(actor: str, key: str) -> UUID:
 
 def sequence_id(name: str) -> UUID:
     return uuid5(NAMESPACE, f"sequence:{name}")
+
+
+def case_id_for_hazard(hazard_id: UUID) -> UUID:
+    """The one case opened automatically for an item that reached the case level."""
+    return uuid5(NAMESPACE, f"case:hazard:{hazard_id}")
+
+
+def site_visit_id(person: str, location_key: str, at_utc_iso: str) -> UUID:
+    """A site visit's natural key, so importing the same attendance file twice adds nothing."""
+    return uuid5(NAMESPACE, f"site-visit:{person}|{location_key}|{at_utc_iso}")

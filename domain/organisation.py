@@ -123,21 +123,41 @@ class Organisation(Aggregate):
         people: dict[str, Record]
 
     @classmethod
-    def found(cls, actor: str, now: datetime) -> Organisation:
+    def found(cls, actor: str, now: datetime, effective_at: datetime | None = None) -> Organisation:
         return cls._create(
-            cls.Founded, id=ORGANISATION_ID, actor=actor, occurred_at=now, timestamp=now
+            cls.Founded,
+            id=ORGANISATION_ID,
+            actor=actor,
+            occurred_at=effective_at or now,
+            timestamp=now,
         )
 
     # -- commands ----------------------------------------------------------------------------
 
-    def load(self, document: Mapping[str, Any], actor: str, now: datetime) -> int:
+    def load(
+        self,
+        document: Mapping[str, Any],
+        actor: str,
+        now: datetime,
+        effective_at: datetime | None = None,
+    ) -> int:
         """Record the differences between the current state and ``document``.
 
         Returns the number of events recorded. The document is validated first; an
-        invalid document records nothing.
+        invalid document records nothing. ``effective_at`` (default: ``now``) is when the
+        changes took effect, kept as the events' ``occurred_at`` (who headed a unit at an
+        instant is read by it); it may be earlier than ``now`` but not later.
         """
         departments, people = validate_org_document(document)
-        stamp = {"actor": actor, "occurred_at": now, "timestamp": max(now, self.modified_on)}
+        if effective_at is not None and effective_at > now:
+            raise InvalidCommand(
+                "effective_at", "effective_at cannot be in the future", "生效时间不能晚于当前时间"
+            )
+        stamp = {
+            "actor": actor,
+            "occurred_at": effective_at or now,
+            "timestamp": max(now, self.modified_on),
+        }
         before = len(self.pending_events)
         # People first, so departments may name new heads; removals of departments last.
         for pid, person in people.items():

@@ -31,9 +31,13 @@ cli = typer.Typer(
 org_cli = typer.Typer(help="The organisation: departments, people, heads and leaders.")
 token_cli = typer.Typer(help="API tokens for people.")
 projections_cli = typer.Typer(help="Read models: status and rebuild.")
+visits_cli = typer.Typer(help="Site visits (who was where and when), for the 24-hour rule.")
+user_cli = typer.Typer(help="Web logins (passwords) for people.")
 cli.add_typer(org_cli, name="org")
 cli.add_typer(token_cli, name="token")
 cli.add_typer(projections_cli, name="projections")
+cli.add_typer(visits_cli, name="site-visits")
+cli.add_typer(user_cli, name="user")
 
 ADMIN_ACTOR = "admin"
 STARTUP_ERRORS: tuple[type[Exception], ...] = (ValueError, *UNAVAILABLE_ERRORS)
@@ -152,6 +156,10 @@ def demo(
 @org_cli.command("load")
 def org_load(
     file: Annotated[Path, typer.Argument(help="JSON or YAML organisation document")],
+    effective: Annotated[
+        str | None,
+        typer.Option(help="ISO instant the changes took effect, if earlier than now"),
+    ] = None,
 ) -> None:
     """Load the organisation document; only the differences are recorded."""
     try:
@@ -161,7 +169,12 @@ def org_load(
         fail(f"cannot read {file}: {e}")
     with opened() as system:
         try:
-            changes = system.app.load_org(document, actor=ADMIN_ACTOR, now=system.now())
+            changes = system.app.load_org(
+                document,
+                actor=ADMIN_ACTOR,
+                now=system.now(),
+                effective_at=parse_instant(effective, system),
+            )
         except DomainError as e:
             where = getattr(e, "field", "")
             fail(f"{where}: {e.en}\n{where}: {e.zh}")
@@ -199,6 +212,64 @@ def token_revoke(
     with opened() as system:
         system.app.revoke_token(token, actor=ADMIN_ACTOR, reason=reason, now=system.now())
         typer.echo("revoked")
+
+
+# -- site visits -------------------------------------------------------------------------------
+
+
+@visits_cli.command("import")
+def site_visits_import(
+    file: Annotated[Path, typer.Argument(help="CSV with the columns person, location, at")],
+) -> None:
+    """Import site visits from an attendance export; a rerun records nothing twice."""
+    from safeloop.visits_import import count_rows, import_visits
+
+    with opened() as system:
+        try:
+            total = count_rows(file)
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            fail(f"cannot read {file}: {e}")
+            raise
+        with typer.progressbar(length=max(total, 1), label="importing site visits") as bar:
+            summary = import_visits(system, file, actor=ADMIN_ACTOR, progress=bar.update)
+        system.runner.catch_up()
+        typer.echo(
+            f"{summary.read} row(s): {summary.created} recorded,"
+            f" {summary.existing} already recorded (or twice in the file),"
+            f" {len(summary.skipped)} skipped"
+        )
+        for problem in summary.skipped[:50]:
+            typer.secho(f"  {problem}", fg=typer.colors.YELLOW, err=True)
+        if len(summary.skipped) > 50:
+            typer.secho(f"  ... and {len(summary.skipped) - 50} more", err=True)
+        if summary.skipped:
+            raise typer.Exit(1)
+
+
+# -- web logins -------------------------------------------------------------------------------
+
+
+@user_cli.command("set-password")
+def user_set_password(
+    person: Annotated[str, typer.Argument(help="person id")],
+    password: Annotated[
+        str | None, typer.Option(help="the password (default: read from standard input)")
+    ] = None,
+    admin: Annotated[
+        bool | None, typer.Option("--admin/--no-admin", help="may administer the site")
+    ] = None,
+) -> None:
+    """Give a person a web login, or a new password (recorded as an event; hash only)."""
+    from safeloop.accounts import set_password
+
+    if password is None:
+        password = sys.stdin.readline().rstrip("\r\n")
+    with opened() as system:
+        try:
+            set_password(system, person, password, admin=admin)
+        except ValueError as e:
+            fail(str(e))
+        typer.echo(f"password set for {person}")
 
 
 # -- tick --------------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ from uuid import UUID
 
 from domain.errors import DomainError
 from domain.hazard import OPEN_STATES, S
+from safeloop.accounts import demo_logins
+from safeloop.demo_cases import demo_cases_summary, plan_demo_cases
 from safeloop.system import System
 
 # -- the organisation --------------------------------------------------------------------------
@@ -313,6 +315,13 @@ def load_demo(
     )
     for i, when in enumerate(filing_times):
         sim.at(when, _filer(sim, i))
+    plan_demo_cases(
+        sim,
+        start,
+        {unit[0]: sorted({place for _, place in FINDINGS[unit[0]]}) for unit in UNITS},
+        [pid for pid, _, _, _ in LEADERS],
+        seed,
+    )
     echo(f"simulating {days} days of history with {findings} findings ...")
     sim.run()
     system.runner.catch_up()
@@ -323,11 +332,17 @@ def load_demo(
         "",
         f"demo mine loaded: {len(org.departments)} departments, {len(org.people)} people,"
         f" {findings} findings",
+        demo_cases_summary(system),
         "",
     ]
     lines.append("API tokens for demo users (Authorization: Bearer <token>):")
     for pid, name, role, token in tokens:
         lines.append(f"  {pid:<8} {name:<4} {role:<18} {token}")
+    lines += ["", "Web logins for demo users (http://127.0.0.1:8000/login, person id + password):"]
+    for pid, password in demo_logins(system, DEMO_USERS):
+        person = org.people[pid]
+        lines.append(f"  {pid:<8} {person['name']:<4} {person['role']:<18} {password}")
+    system.runner.catch_up()
     return "\n".join(lines)
 
 

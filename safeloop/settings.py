@@ -42,6 +42,25 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_048_576
     #: the address users reach the server at (for links in notices)
     base_url: str = "http://127.0.0.1:8000"
+    #: key that signs web session cookies; unset: a random key per process (sessions end on
+    #: restart, and several server processes would not share sessions)
+    secret_key: SecretStr | None = None
+    #: the Secure flag of the session cookie: auto (when the request came over https, also
+    #: through a proxy's X-Forwarded-Proto that uvicorn trusts), always, or never
+    cookie_secure: Literal["auto", "always", "never"] = "auto"
+    #: how long a web session lasts
+    session_hours: Annotated[float, Field(gt=0)] = 12
+    #: where uploaded photos are stored (by content hash)
+    upload_dir: Path = Path("./uploads")
+    #: largest photo accepted, in bytes (JPEG, PNG or WebP)
+    upload_max_bytes: Annotated[int, Field(ge=1024)] = 8 * 1024 * 1024
+    #: OpenID Connect single sign-on: the issuer URL (unset: off)
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    #: the ID token claim that holds the person id of the organisation
+    oidc_person_claim: str = "preferred_username"
+    oidc_scope: str = "openid profile"
 
     @field_validator("database_url")
     @classmethod

@@ -16,8 +16,12 @@ from psycopg.conninfo import make_conninfo
 from domain.application import SafeLoop
 from domain.policy import SitePolicy
 from projections.boards import Boards
+from projections.cases import Cases
 from projections.deadlines import DeadlineIndex, Deadlines
+from projections.photos import Photos
 from projections.runner import ProjectionRunner
+from projections.scorecards import Scorecards
+from projections.site_visits import SiteVisitIndex, SiteVisits
 from projections.store import PostgresViewStore, SQLiteViewStore, ViewStore
 from projections.timeline import Timeline
 from safeloop.recorders import POSTGRES_FACTORY_TOPIC, SQLITE_FACTORY_TOPIC
@@ -100,10 +104,19 @@ def build_system(settings: Settings, *, clock: Clock | None = None) -> System:
         )
     clock = clock or system_clock
     app = SafeLoop(env, policy=policy, due_items=DeadlineIndex(store), recording_clock=clock)
+    app.visit_index = SiteVisitIndex(store)
     runner = ProjectionRunner(
         app,
         store,
-        [Boards(), Deadlines(), Timeline()],
+        [
+            Boards(),
+            Deadlines(),
+            Timeline(),
+            SiteVisits(),
+            Cases(),
+            Scorecards(policy.timezone, policy.repeat_window_days),
+            Photos(),
+        ],
         batch_size=settings.projection_batch_size,
         poll_interval=settings.projection_poll_seconds,
     )

@@ -92,7 +92,9 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def system(store_kind: str, tmp_path: Path, clock: FakeClock) -> Iterator[System]:
-    settings, schema = settings_for(store_kind, tmp_path, admin_token="test-admin-token")
+    settings, schema = settings_for(
+        store_kind, tmp_path, admin_token="test-admin-token", upload_dir=tmp_path / "uploads"
+    )
     built = build_system(settings, clock=clock)
     try:
         yield built

@@ -214,12 +214,12 @@ def list_hazards(
                 fields=[{"field": "cursor", "en": "invalid cursor", "zh": "游标无效"}],
             )
         before = int(cursor)
-    scope = None if principal.sees_all else [principal.department] if principal.department else []
+    scope, reporter = principal.item_scope()
     items, next_seq = boards.list_items(
         services.store,
         department=department,
         departments=scope,
-        reporter=None if principal.sees_all else principal.actor,
+        reporter=reporter,
         state=state,
         overdue=overdue,
         limit=limit,

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import PrincipalDep, ServicesDep
 from api.errors import ApiError
 from api.routes.hazards import AsOf, aware
-from api.schemas import OrgLoaded
+from api.schemas import Instant, OrgLoaded
 
 router = APIRouter(prefix="/api/v1/org", tags=["organisation"])
 
@@ -90,12 +90,25 @@ def parse_document(raw: bytes, content_type: str) -> Any:
         }
     },
 )
-async def put_org(request: Request, services: ServicesDep, principal: PrincipalDep) -> OrgLoaded:
+async def put_org(
+    request: Request,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    effective_at: Annotated[
+        Instant | None,
+        Query(description="when the changes took effect, if earlier than now (default: now)"),
+    ] = None,
+) -> OrgLoaded:
     principal.require_admin()
     document = parse_document(await request.body(), request.headers.get("content-type", ""))
 
     def load() -> OrgLoaded:
-        changes = services.app.load_org(document, actor=principal.actor, now=services.now())
+        changes = services.app.load_org(
+            document,
+            actor=principal.actor,
+            now=services.now(),
+            effective_at=aware(effective_at, services),
+        )
         return OrgLoaded(changes=changes, version=services.app.org().version)
 
     return await run_in_threadpool(load)

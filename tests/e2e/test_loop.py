@@ -242,12 +242,21 @@ def test_health_metrics_and_docs(api: Api) -> None:
         "boards",
         "deadlines",
         "timeline",
+        "site_visits",
+        "cases",
+        "scorecards",
+        "photos",
     }
+    api.client().get("/api/v1/hazards/00000000-0000-0000-0000-000000000001")
     metrics = client.get("/metrics")
+    # requests are counted by route template, never by raw path (ids stay out of labels)
+    assert 'route="/api/v1/hazards/{hazard_id}",status="404"' in metrics.text
     assert metrics.status_code == 200 and "safeloop_http_requests" in metrics.text
     assert "safeloop_projection_lag" in metrics.text
     assert client.get("/docs").status_code == 200
     schema = ok(client.get("/openapi.json"))
     assert "/api/v1/hazards/{hazard_id}/notice" in schema["paths"]
+    assert "/api/v1/cases/{case_id}/close" in schema["paths"]
+    assert "/api/v1/scorecards" in schema["paths"]
     page = client.get("/")
     assert page.status_code == 200 and "综采一队" in page.text

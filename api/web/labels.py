@@ -1,0 +1,82 @@
+"""Names of states, kinds, grades, roles, commands and events, for translation."""
+
+from __future__ import annotations
+
+from api.web.i18n import N_
+
+STATES = {
+    "REPORTED": N_("Reported"),
+    "SCREENED": N_("Screened"),
+    "FIXED_ON_SPOT": N_("Fixed on the spot"),
+    "NOTICED": N_("Noticed"),
+    "SUBMITTED": N_("Submitted"),
+    "OVERDUE": N_("Overdue"),
+    "CLOSED": N_("Closed"),
+    "VOID": N_("Void"),
+    "MERGED": N_("Merged"),
+}
+KINDS = {"hazard": N_("Hazard"), "violation": N_("Violation"), "problem": N_("Problem")}
+GRADES = {"general": N_("General"), "major": N_("Major")}
+ROLES = {
+    "worker": N_("Worker"),
+    "team_leader": N_("Team leader"),
+    "shift_manager": N_("Shift manager"),
+    "unit_head": N_("Unit head"),
+    "staff": N_("Staff"),
+    "info_office": N_("Safety information office"),
+    "safety_dept": N_("Safety supervision dept"),
+    "safety_supervisor": N_("Safety supervisor"),
+    "mass_supervisor": N_("Mass supervisor"),
+    "youth_monitor": N_("Youth safety monitor"),
+    "deputy_chief": N_("Deputy chief"),
+    "leader": N_("Leader"),
+    "mine_chief": N_("Mine chief"),
+    "auditor": N_("Auditor"),
+    "admin": N_("Administrator"),
+}
+COMMANDS = {
+    "screen": N_("Screen"),
+    "fix-on-spot": N_("Fixed on the spot"),
+    "void": N_("Void"),
+    "merge": N_("Merge into another item"),
+    "notice": N_("Issue the rectification notice"),
+    "extension": N_("Request an extension"),
+    "extension/decision": N_("Decide the extension"),
+    "submit": N_("Submit rectification evidence"),
+    "recheck": N_("Recheck"),
+}
+EVENTS = {
+    "Reported": N_("Filed"),
+    "Screened": N_("Screened"),
+    "FixedOnSpot": N_("Fixed on the spot"),
+    "Voided": N_("Voided"),
+    "Merged": N_("Merged into another item"),
+    "DuplicateMerged": N_("A duplicate was merged in"),
+    "NoticeIssued": N_("Rectification notice issued"),
+    "ExtensionRequested": N_("Extension requested"),
+    "ExtensionGranted": N_("Extension granted"),
+    "ExtensionDenied": N_("Extension denied"),
+    "RectificationSubmitted": N_("Rectification submitted"),
+    "RecheckPassed": N_("Recheck passed"),
+    "RecheckFailed": N_("Recheck failed"),
+    "HandlingOpinionIssued": N_("Handling opinion issued"),
+    "ReNoticed": N_("Re-noticed"),
+    "FlaggedForCase": N_("Flagged for an accountability case"),
+    "Closed": N_("Closed"),
+}
+#: the reporter role a filing gets from the person's role in the organisation
+REPORTER_ROLE = {
+    "unit_head": "manager",
+    "shift_manager": "manager",
+    "team_leader": "manager",
+    "deputy_chief": "manager",
+    "leader": "manager",
+    "mine_chief": "manager",
+    "safety_supervisor": "safety_supervisor",
+    "safety_dept": "inspector",
+    "info_office": "inspector",
+    "mass_supervisor": "mass_supervisor",
+    "youth_monitor": "youth_monitor",
+    "worker": "worker",
+    "staff": "worker",
+}

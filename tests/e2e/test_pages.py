@@ -1,0 +1,272 @@
+"""The pages over HTTP as real roles would use them (SQLite and PostgreSQL): sign-in,
+throttling, CSRF, the loop through forms, photos, read-only auditors, error pages."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from api.web.core import served_routes
+from api.web.i18n import Lang
+from domain.application import SafeLoop
+from projections import boards
+from safeloop.web import web_app
+from tests.e2e.conftest import Api
+from tests.e2e.webuser import PASSWORD, WebUser, give_login
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x01" * 200
+PEOPLE = ("w1", "u1", "s1", "o1", "a1", "au", "l1", "u2", "w2", "m1")
+
+
+def filed(api: Api, reporter: str = "w1", department: str | None = "CM1", **kw: Any) -> UUID:
+    app: SafeLoop = api.system.app
+    result = app.file_hazard(
+        kind="hazard",
+        description=kw.get("description", "顶板离层"),
+        location=kw.get("location", "1301回风顺槽"),
+        reporter=reporter,
+        reporter_role="worker",
+        occurred_at=api.clock() - timedelta(minutes=10),
+        department=department,
+        actor=reporter,
+        now=api.clock(),
+    )
+    api.system.runner.wait_for(result.position, 10)
+    return result.id
+
+
+def test_sign_in_goes_to_the_role_s_page_and_sign_out_ends_the_session(api: Api) -> None:
+    give_login(api, *PEOPLE)
+    starts = {
+        "o1": "/queue",
+        "u1": "/boards/CM1",
+        "au": "/audit",
+        "a1": "/items?state=SUBMITTED",
+        "l1": "/items?overdue=true",
+        "w1": "/file",
+    }
+    for person, start in starts.items():
+        user = WebUser(api, person)
+        response = user.login()
+        assert response.status_code == 303 and response.headers["location"] == start
+    # an account with the admin flag may do everything, whatever the person's role
+    give_login(api, "w2", admin=True)
+    admin = WebUser(api, "w2")
+    assert admin.login().headers["location"] == "/boards"
+    assert admin.get("/queue").status_code == 200 and admin.get("/boards/CM1").status_code == 200
+    user = WebUser(api, "o1")
+    response = user.login()
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie and "secure" not in cookie
+    assert user.get("/queue").status_code == 200
+    assert user.post("/logout").status_code == 303
+    again = user.get("/queue")
+    assert again.status_code == 303 and again.headers["location"] == "/login?next=/queue"
+    # a signed-in session sent to another path comes back after sign-in
+    late = WebUser(api, "u1")
+    late.get("/boards/CM1?state=NOTICED")
+    response = late.login()
+    assert response.status_code == 303  # next is carried by the form field, not the cookie
+
+
+def test_wrong_passwords_are_slowed_down(api: Api) -> None:
+    give_login(api, "u1")
+    user = WebUser(api, "u1")
+    for _ in range(3):
+        assert user.login(password="wrong password").status_code == 401
+    # the right password is now refused without being checked, until the wait is over
+    refused = user.login()
+    assert refused.status_code == 429 and "秒后再试" in refused.text
+    wait = int(refused.headers["retry-after"])
+    assert wait >= 1
+    api.clock.advance(seconds=wait - 0.5)
+    assert user.login().status_code == 429
+    api.clock.advance(seconds=1)
+    assert user.login().status_code == 303
+    # another person at the same address is not slowed by u1's mistakes
+    give_login(api, "w1")
+    assert WebUser(api, "w1").login().status_code == 303
+
+
+def test_forms_without_the_csrf_token_are_refused(api: Api) -> None:
+    give_login(api, *PEOPLE)
+    hid = filed(api)
+    head = api.head()
+    post_paths = {
+        path
+        for path, methods in served_routes(web_app(api.system, with_scheduler=False).routes)
+        if "POST" in methods and not path.startswith("/api/")
+    }
+    assert post_paths == {
+        "/login",
+        "/logout",
+        "/language",
+        "/account/password",
+        "/file",
+        "/items/{hazard_id}/{command:path}",
+    }
+    office = WebUser(api, "o1").signed_in()
+    stranger = WebUser(api)
+    stranger.get("/login")
+    attempts = [
+        (stranger, "/login", {"person": "o1", "password": PASSWORD}),
+        (office, "/logout", {}),
+        (office, "/language", {"language": "en"}),
+        (office, "/account/password", {"current": PASSWORD, "new": "another password"}),
+        (office, "/file", {"kind": "hazard", "description": "x", "location": "y"}),
+        (office, f"/items/{hid}/screen", {"grade": "general", "department": "CM1"}),
+        (office, f"/items/{hid}/void", {"reason": "no"}),
+    ]
+    for user, path, data in attempts:
+        missing = user.post(path, data, csrf=False)
+        assert missing.status_code == 403, path
+        assert "表单已过期" in missing.text and "Traceback" not in missing.text
+        forged = user.post(path, {**data, "csrf_token": "forged"}, csrf=False)
+        assert forged.status_code == 403, path
+    assert api.head() == head  # nothing was recorded
+    assert office.get("/queue").status_code == 200  # still signed in: logout was refused too
+
+
+def test_the_loop_through_the_pages(api: Api) -> None:
+    give_login(api, *PEOPLE)
+    lang = Lang("zh", api.system.policy.zone)
+    worker = WebUser(api, "w1").signed_in()
+    form = worker.get("/file")
+    client_ref = re.search(r'name="client_ref" value="([^"]+)"', form.text)
+    assert client_ref is not None
+    data = {
+        "kind": "hazard",
+        "description": "回风巷顶板离层 (roof)",
+        "location": "1301回风顺槽 K12",
+        "occurred_at": lang.input_value(api.clock() - timedelta(minutes=30)),
+        "department": "",
+        "client_ref": client_ref.group(1),
+    }
+    response = worker.post("/file", data, files=[("photos", ("roof.png", PNG, "image/png"))])
+    assert response.status_code == 303 and response.headers["location"] == "/mine"
+    mine = worker.get("/mine")
+    number = re.search(r"已登记，编号 (YH-\d{8}-\d{4})", mine.text)
+    assert number is not None and number.group(1) in mine.text
+    # the same form sent twice (a phone retrying) is the same finding
+    assert worker.post("/file", data).status_code == 303
+    hid = boards.find_by_number(api.system.store, number.group(1))
+    assert hid is not None
+    item = api.system.app.hazard(UUID(hid))
+    photo = re.search(r"photo:([0-9a-f]{64}\.png)", item.description)
+    assert photo is not None and item.state == "REPORTED"
+
+    office = WebUser(api, "o1").signed_in()
+    queue = office.get("/queue")
+    assert number.group(1) in queue.text and "回风巷顶板离层" in queue.text
+    screened = office.post(
+        f"/items/{hid}/screen",
+        {"grade": "general", "department": "CM1", "version": 1, "next": "/queue"},
+    )
+    assert screened.status_code == 303 and screened.headers["location"] == "/queue"
+    queue = office.get("/queue")
+    default_deadline = api.system.policy.default_deadline("hazard", "general", api.clock())
+    assert f'value="{lang.input_value(default_deadline)}"' in queue.text  # pre-filled
+    noticed = office.post(
+        f"/items/{hid}/notice",
+        {
+            "responsible_person": "u1",
+            "measures": "补打锚索",
+            "funds": "500",
+            "deadline": lang.input_value(default_deadline),
+            "contingency": "异常撤人",
+            "next": "/queue",
+        },
+    )
+    assert noticed.status_code == 303
+    assert api.system.app.hazard(UUID(hid)).state == "NOTICED"
+
+    unit = WebUser(api, "u1").signed_in()
+    board = unit.get("/boards/CM1")
+    assert number.group(1) in board.text and "剩余 3天" in board.text
+    assert unit.get(f"/photos/{photo.group(1)}").headers["content-type"] == "image/png"
+    assert WebUser(api, "u2").signed_in().get(f"/photos/{photo.group(1)}").status_code == 404
+    api.clock.advance(hours=5)
+    submitted = unit.post(
+        f"/items/{hid}/submit",
+        {"evidence": "整改验收记录\n复查签字表", "note": "已整改"},
+        files=[("photos", ("after.png", PNG + b"after", "image/png"))],
+    )
+    assert submitted.status_code == 303, submitted.text
+
+    safety = WebUser(api, "a1").signed_in()
+    assert number.group(1) in safety.get("/items?state=SUBMITTED").text
+    api.clock.advance(hours=1)
+    failed = safety.post(f"/items/{hid}/recheck", {"passed": "no", "note": "支护仍不到位"})
+    assert failed.status_code == 303
+    assert api.system.app.hazard(UUID(hid)).state == "NOTICED"
+    api.clock.advance(hours=2)
+    assert unit.post(f"/items/{hid}/submit", {"evidence": "补强后照片"}).status_code == 303
+    assert safety.post(f"/items/{hid}/recheck", {"passed": "yes"}).status_code == 303
+    assert api.system.app.hazard(UUID(hid)).state == "CLOSED"
+
+    page = unit.get(f"/items/{hid}")
+    for text in ("已销号", "复查不合格", "支护仍不到位", "整改验收记录", "发生时间", "记录时间"):
+        assert text in page.text, text
+    assert page.text.count("/photos/") >= 2  # the finding's photo and the evidence photo
+
+    auditor = WebUser(api, "au").signed_in()
+    before = auditor.get(f"/items/{hid}", params={"as_of": (api.clock() - timedelta(hours=8))})
+    assert before.status_code == 200 and "已筛查" in before.text and "已销号" not in before.text
+    assert 'data-form="' not in before.text  # no actions when looking back
+    assert auditor.post(f"/items/{hid}/void", {"reason": "x"}).status_code == 403
+    assert auditor.get("/file").status_code == 403
+
+
+def test_a_password_change_ends_the_other_sessions(api: Api) -> None:
+    give_login(api, "u1")
+    phone = WebUser(api, "u1").signed_in()
+    desk = WebUser(api, "u1").signed_in()
+    changed = desk.post("/account/password", {"current": PASSWORD, "new": "a new password"})
+    assert changed.status_code == 303
+    assert desk.get("/account").status_code == 200  # the session that changed it goes on
+    assert phone.get("/account").status_code == 303  # the other one is over
+    assert WebUser(api, "u1").login().status_code == 401
+    assert WebUser(api, "u1").login(password="a new password").status_code == 303
+
+
+def test_language_is_a_preference_of_the_person(api: Api) -> None:
+    give_login(api, "u1")
+    user = WebUser(api, "u1").signed_in()
+    assert "退出" in user.get("/account").text
+    assert user.post("/language", {"language": "en", "next": "/account"}).status_code == 303
+    assert "Sign out" in user.get("/account").text
+    # kept with the person, not the browser
+    other = WebUser(api, "u1").signed_in()
+    assert "Sign out" in other.get("/boards/CM1").text
+    account = api.system.app.account("u1")
+    assert account is not None and account.language == "en"
+
+
+def test_no_page_shows_a_stack_trace(api: Api, monkeypatch: Any) -> None:
+    give_login(api, "u1")
+    user = WebUser(api, "u1").signed_in()
+    hid = filed(api)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(api.system.app, "hazard", broken)
+    crashed = user.get(f"/items/{hid}")
+    assert crashed.status_code == 500 and "text/html" in crashed.headers["content-type"]
+    assert "发生意外错误" in crashed.text
+    for leak in ("Traceback", "secret internals", "RuntimeError", 'File "'):
+        assert leak not in crashed.text
+    monkeypatch.undo()
+    for path, status in (
+        ("/no/such/page", 404),
+        ("/items/not-a-uuid", 422),
+        (f"/items/{hid}?as_of=yesterday", 422),
+        ("/boards/NOPE", 404),
+    ):
+        response = user.get(path)
+        assert response.status_code == status, path
+        assert "text/html" in response.headers["content-type"] and "Traceback" not in response.text
+    # the JSON API keeps answering in JSON
+    assert api.client().get("/api/v1/nope").json()["error"] == "not_found"
