@@ -6,6 +6,8 @@ from collections import defaultdict
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.utils import get_topic
+
 from domain.hazard import Hazard
 from domain.sequence import NumberSequence
 from projections.base import dump
@@ -21,6 +23,18 @@ def log_events(system: System) -> list[tuple[int, Any]]:
         if not batch:
             return events
         events += [(n.id, system.app.mapper.to_domain_event(n)) for n in batch]
+        start = batch[-1].id + 1
+
+
+def count_events(system: System, event_class: type) -> int:
+    """How many events of one class the log holds (notification ids may have gaps)."""
+    topic = get_topic(event_class)
+    count, start = 0, 1
+    while True:
+        batch = system.app.recorder.select_notifications(start=start, limit=5000, topics=[topic])
+        if not batch:
+            return count
+        count += len(batch)
         start = batch[-1].id + 1
 
 
