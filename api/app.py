@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import errors, pages
 from api.middleware import BodyLimit, Metrics
-from api.routes import cases, departments, hazards, ops, org, scorecards, site_visits
+from api.routes import cases, departments, documents, hazards, ops, org, scorecards, site_visits
 from api.services import Services
 from projections.store import UNAVAILABLE_ERRORS
 
@@ -67,7 +67,14 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     errors.install(app)
-    for router in (hazards.router, departments.router, org.router, ops.router, pages.router):
+    for router in (
+        documents.router,
+        hazards.router,
+        departments.router,
+        org.router,
+        ops.router,
+        pages.router,
+    ):
         # every operation's OpenAPI lists the errors it may answer with (ErrorOut)
         app.include_router(router, responses=errors.ERROR_RESPONSES)
     for router in (cases.router, site_visits.router, scorecards.router):

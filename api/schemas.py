@@ -205,11 +205,14 @@ class ListItem(BaseModel):
     occurred_at: str
     filed_at: str
     version: int
+    #: recorded (filed) long after it occurred (see SAFELOOP_LATE_ENTRY_HOURS)
+    late: bool = False
 
 
 class ItemList(BaseModel):
     items: list[ListItem]
     next_cursor: str | None
+    as_of: str | None = None
 
 
 class BoardItem(BaseModel):
@@ -224,12 +227,14 @@ class BoardItem(BaseModel):
     overdue_periods: int
     escalation_level: int
     version: int
+    late: bool = False
 
 
 class Board(BaseModel):
     department: str
     counts: dict[str, int]
     items: list[BoardItem]
+    as_of: str | None = None
 
 
 class TickDone(BaseModel):

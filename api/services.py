@@ -49,6 +49,8 @@ class Services:
     admin_token: str | None = None
     read_your_writes_timeout: float = 10.0
     max_body_bytes: int = 1_048_576
+    #: findings recorded this many hours after they occurred are flagged late
+    late_entry_hours: float = 24.0
     web: WebConfig = field(default_factory=WebConfig)
     #: called when the server starts and stops (the scheduler, the projection runner)
     on_start: list[Callable[[], None]] = field(default_factory=list)
@@ -56,6 +58,10 @@ class Services:
 
     def now(self) -> datetime:
         return self.clock()
+
+    @property
+    def late_after_seconds(self) -> int:
+        return int(self.late_entry_hours * 3600)
 
     def caught_up(self, position: int | None) -> bool:
         """Wait until the read models include ``position`` (read-your-writes)."""

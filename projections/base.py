@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
@@ -10,6 +11,8 @@ from projections.store import Cursor, ViewStore
 
 #: (notification id, domain event)
 Item = tuple[int, Any]
+#: (notification id, stored notification as recorded, domain event) — for ``raw`` read models
+RawItem = tuple[int, Any, Any]
 
 
 class Projection(ABC):
@@ -17,6 +20,10 @@ class Projection(ABC):
     name: str
     #: tables this read model owns (dropped and recreated by a rebuild)
     tables: tuple[str, ...]
+    #: tables this read model owns that a rebuild must keep (e.g. the audit chain)
+    kept_tables: tuple[str, ...] = ()
+    #: when True the runner calls ``apply_raw`` with the stored events too
+    raw: bool = False
 
     @abstractmethod
     def ddl(self, dialect: str) -> list[str]:
@@ -25,6 +32,14 @@ class Projection(ABC):
     @abstractmethod
     def apply(self, cur: Cursor, items: Sequence[Item]) -> None:
         """Apply a batch of events (in log order) inside the caller's transaction."""
+
+    def apply_raw(self, cur: Cursor, items: Sequence[RawItem]) -> None:
+        """Like ``apply``, with each event's stored form (called when ``raw`` is True)."""
+        self.apply(cur, [(position, event) for position, _, event in items])
+
+    def fingerprint(self, dialect: str) -> str:
+        """Changes when the tables' definition changes (the runner then rebuilds them)."""
+        return hashlib.sha256("\n".join(self.ddl(dialect)).encode()).hexdigest()[:16]
 
 
 def bigint(dialect: str) -> str:

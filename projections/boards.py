@@ -1,10 +1,16 @@
 """``boards``: one row per finding, the current state of each — what department boards and the
 item lists read. Kept per department, state, grade, due date and overdue level.
+
+``hazard_board_history`` keeps every version of every row with the recorded instants it was
+valid for (``valid_from`` inclusive, ``valid_to`` exclusive; NULL while current), so a board
+or a list "as of" an instant answers with exactly what the system held then: the version
+whose event was the last recorded by that instant, as ``SafeLoop.hazard(id, as_of)`` replays.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from domain.hazard import OPEN_STATES, STATES, Hazard
@@ -32,6 +38,7 @@ COLUMNS = (
     "filed_at",
     "updated_at",
     "version",
+    "delay_seconds",
 )
 
 #: the state each event leads to (RecheckFailed names its own)
@@ -51,7 +58,7 @@ STATE_AFTER: dict[type, str] = {
 
 class Boards(Projection):
     name = "boards"
-    tables = ("hazard_board",)
+    tables = ("hazard_board", "hazard_board_history")
 
     def ddl(self, dialect: str) -> list[str]:
         return [
@@ -65,12 +72,30 @@ class Boards(Projection):
             " overdue_periods INTEGER NOT NULL DEFAULT 0,"
             " escalation_level INTEGER NOT NULL DEFAULT 0,"
             " occurred_at TEXT NOT NULL, filed_at TEXT NOT NULL, updated_at TEXT NOT NULL,"
-            " version INTEGER NOT NULL)",
+            " version INTEGER NOT NULL, delay_seconds BIGINT NOT NULL)",
             "CREATE UNIQUE INDEX IF NOT EXISTS hazard_board_seq ON hazard_board (seq)",
             "CREATE INDEX IF NOT EXISTS hazard_board_dept_state"
             " ON hazard_board (department, state, seq)",
             "CREATE INDEX IF NOT EXISTS hazard_board_state ON hazard_board (state, seq)",
             "CREATE INDEX IF NOT EXISTS hazard_board_number ON hazard_board (number)",
+            "CREATE INDEX IF NOT EXISTS hazard_board_delay ON hazard_board (delay_seconds)",
+            "CREATE TABLE IF NOT EXISTS hazard_board_history ("
+            " id TEXT NOT NULL,"
+            f" seq {bigint(dialect)} NOT NULL,"
+            " number TEXT NOT NULL, kind TEXT NOT NULL, state TEXT NOT NULL, grade TEXT,"
+            " department TEXT, location TEXT NOT NULL, description TEXT NOT NULL,"
+            " reporter TEXT NOT NULL, responsible_person TEXT,"
+            " deadline TEXT, original_deadline TEXT,"
+            " overdue_periods INTEGER NOT NULL DEFAULT 0,"
+            " escalation_level INTEGER NOT NULL DEFAULT 0,"
+            " occurred_at TEXT NOT NULL, filed_at TEXT NOT NULL, updated_at TEXT NOT NULL,"
+            " version INTEGER NOT NULL, delay_seconds BIGINT NOT NULL,"
+            " valid_from TEXT NOT NULL, valid_to TEXT,"
+            " PRIMARY KEY (id, version))",
+            "CREATE INDEX IF NOT EXISTS hazard_board_history_dept"
+            " ON hazard_board_history (department, valid_from)",
+            "CREATE INDEX IF NOT EXISTS hazard_board_history_from"
+            " ON hazard_board_history (valid_from, seq)",
         ]
 
     def apply(self, cur: Cursor, items: Sequence[Item]) -> None:
@@ -85,15 +110,39 @@ class Boards(Projection):
                 f"SELECT * FROM hazard_board WHERE id IN ({marks})", chunk
             ).fetchall():
                 rows[row["id"]] = {c: row[c] for c in COLUMNS}
+        versions: list[dict[str, Any]] = []  # one per event, for the temporal table
+        open_in_batch: dict[str, dict[str, Any]] = {}
+        closes: list[tuple[str | None, str]] = []
         for pos, event in events:
             key = str(event.originator_id)
-            rows[key] = _reduce(rows.get(key), pos, event)
+            before = rows.get(key)
+            rows[key] = _reduce(dict(before) if before else None, pos, event)
+            recorded = iso(event.timestamp)
+            previous = open_in_batch.get(key)
+            if previous is not None:
+                previous["valid_to"] = recorded
+            elif not isinstance(event, Hazard.Reported):
+                closes.append((recorded, key))
+            version = {**rows[key], "valid_from": recorded, "valid_to": None}
+            versions.append(version)
+            open_in_batch[key] = version
         placeholders = ",".join("?" * len(COLUMNS))
         updates = ",".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "id")
         cur.executemany(
             f"INSERT INTO hazard_board ({','.join(COLUMNS)}) VALUES ({placeholders})"
             f" ON CONFLICT (id) DO UPDATE SET {updates}",
             [tuple(row[c] for c in COLUMNS) for row in rows.values() if row],
+        )
+        if closes:
+            cur.executemany(
+                "UPDATE hazard_board_history SET valid_to = ? WHERE id = ? AND valid_to IS NULL",
+                closes,
+            )
+        history_columns = (*COLUMNS, "valid_from", "valid_to")
+        cur.executemany(
+            f"INSERT INTO hazard_board_history ({','.join(history_columns)})"
+            f" VALUES ({','.join('?' * len(history_columns))})",
+            [tuple(v[c] for c in history_columns) for v in versions],
         )
 
 
@@ -116,6 +165,7 @@ def _reduce(row: dict[str, Any] | None, pos: int, e: Any) -> dict[str, Any]:
             "escalation_level": 0,
             "occurred_at": iso(e.occurred_at),
             "filed_at": iso(e.timestamp),
+            "delay_seconds": max(0, int((e.timestamp - e.occurred_at).total_seconds())),
         }
     assert row is not None, f"event {type(e).__name__} for an unknown item"
     if isinstance(e, Hazard.Screened):
@@ -163,31 +213,53 @@ ITEM_FIELDS = (
     "occurred_at",
     "filed_at",
     "version",
+    "delay_seconds",
 )
 
 
-def board(store: ViewStore, department: str, *, include_closed: bool = False) -> dict[str, Any]:
+def _source(as_of: datetime | None) -> tuple[str, list[str], list[Any]]:
+    """The table to read and the condition that picks the rows held at ``as_of``."""
+    if as_of is None:
+        return "hazard_board", [], []
+    at = iso(as_of)
+    return (
+        "hazard_board_history",
+        ["valid_from <= ?", "(valid_to IS NULL OR valid_to > ?)"],
+        [at, at],
+    )
+
+
+def board(
+    store: ViewStore,
+    department: str,
+    *,
+    include_closed: bool = False,
+    as_of: datetime | None = None,
+) -> dict[str, Any]:
     """Counts by state and the open items of one department (most urgent first)."""
+    table, held, held_params = _source(as_of)
+    where = " AND ".join(["department = ?", *held])
     with store.read() as cur:
         counts = {
             row["state"]: int(row["n"])
             for row in cur.execute(
-                "SELECT state, COUNT(*) AS n FROM hazard_board WHERE department = ? GROUP BY state",
-                (department,),
+                f"SELECT state, COUNT(*) AS n FROM {table} WHERE {where} GROUP BY state",
+                (department, *held_params),
             ).fetchall()
         }
         states = STATES if include_closed else tuple(s for s in STATES if s in OPEN_STATES)
         marks = ",".join("?" * len(states))
         rows = cur.execute(
-            f"SELECT {','.join(ITEM_FIELDS)} FROM hazard_board"
-            f" WHERE department = ? AND state IN ({marks})"
+            f"SELECT {','.join(ITEM_FIELDS)} FROM {table}"
+            f" WHERE {where} AND state IN ({marks})"
             " ORDER BY escalation_level DESC, deadline IS NULL, deadline, seq DESC",
-            (department, *states),
+            (department, *held_params, *states),
         ).fetchall()
     return {
         "department": department,
         "counts": {state: counts.get(state, 0) for state in STATES},
         "items": [dict(row) for row in rows],
+        "as_of": iso(as_of),
     }
 
 
@@ -201,10 +273,15 @@ def list_items(
     reporter: str | None = None,
     limit: int = 50,
     before_seq: int | None = None,
+    as_of: datetime | None = None,
+    late_after_seconds: int | None = None,
 ) -> tuple[list[dict[str, Any]], int | None]:
-    """Items newest first, by keyset (``before_seq``); returns (items, next cursor seq)."""
-    where: list[str] = []
-    params: list[Any] = []
+    """Items newest first, by keyset (``before_seq``); returns (items, next cursor seq).
+
+    ``as_of`` answers with the items as recorded at that instant; ``late_after_seconds``
+    keeps only findings recorded more than that long after they occurred.
+    """
+    table, where, params = _source(as_of)
     if department is not None:
         where.append("department = ?")
         params.append(department)
@@ -226,10 +303,13 @@ def list_items(
         where.append("state = 'OVERDUE'")
     elif overdue is False:
         where.append("state <> 'OVERDUE'")
+    if late_after_seconds is not None:
+        where.append("delay_seconds > ?")
+        params.append(late_after_seconds)
     if before_seq is not None:
         where.append("seq < ?")
         params.append(before_seq)
-    sql = f"SELECT seq, {','.join(ITEM_FIELDS)} FROM hazard_board"
+    sql = f"SELECT seq, {','.join(ITEM_FIELDS)} FROM {table}"
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY seq DESC LIMIT ?"

@@ -30,7 +30,7 @@ from tenacity import (
 )
 
 from domain.application import SafeLoop
-from projections.base import Item, Projection
+from projections.base import Item, Projection, RawItem
 from projections.store import UNAVAILABLE_ERRORS, PostgresViewStore, ViewStore
 from projections.timefmt import iso
 
@@ -39,6 +39,10 @@ log = logging.getLogger("safeloop.projections")
 TRACKING_DDL = (
     "CREATE TABLE IF NOT EXISTS projection_tracking ("
     " name TEXT PRIMARY KEY, position BIGINT NOT NULL, updated_at TEXT)"
+)
+#: the definition each read model's tables were built with (a change rebuilds them)
+SCHEMA_DDL = (
+    "CREATE TABLE IF NOT EXISTS projection_schema (name TEXT PRIMARY KEY, fingerprint TEXT)"
 )
 RETRYABLE = (*UNAVAILABLE_ERRORS, PersistenceError)
 
@@ -86,7 +90,26 @@ class ProjectionRunner:
         """Create the tables and tracking rows that do not exist yet."""
         with self.store.write() as cur:
             cur.execute(TRACKING_DDL)
+            cur.execute(SCHEMA_DDL)
+            known = {
+                row["name"]: row["fingerprint"]
+                for row in cur.execute("SELECT name, fingerprint FROM projection_schema").fetchall()
+            }
             for projection in self.projections:
+                fingerprint = projection.fingerprint(self.store.dialect)
+                if known.get(projection.name) != fingerprint:
+                    # A new or changed definition: start this read model again from zero.
+                    for table in projection.tables:
+                        cur.execute(f"DROP TABLE IF EXISTS {table}")
+                    cur.execute(
+                        "UPDATE projection_tracking SET position = 0 WHERE name = ?",
+                        (projection.name,),
+                    )
+                    cur.execute(
+                        "INSERT INTO projection_schema (name, fingerprint) VALUES (?, ?)"
+                        " ON CONFLICT (name) DO UPDATE SET fingerprint = excluded.fingerprint",
+                        (projection.name, fingerprint),
+                    )
                 for statement in projection.ddl(self.store.dialect):
                     cur.execute(statement)
                 cur.execute(
@@ -120,15 +143,18 @@ class ProjectionRunner:
         if not notifications:
             self._publish(positions)
             return 0
-        items: list[Item] = [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
+        raw: list[RawItem] = [(n.id, n, self.app.mapper.to_domain_event(n)) for n in notifications]
+        items: list[Item] = [(position, event) for position, _, event in raw]
         last = items[-1][0]
         for projection in self.projections:
             if positions[projection.name] < last:
-                positions[projection.name] = self._apply(projection, items)
+                positions[projection.name] = self._apply(
+                    projection, raw if projection.raw else items
+                )
         self._publish(positions)
         return len(items)
 
-    def _apply(self, projection: Projection, items: Sequence[Item]) -> int:
+    def _apply(self, projection: Projection, items: Sequence[Item] | Sequence[RawItem]) -> int:
         with self.store.write() as cur:
             row = cur.execute(
                 "SELECT position FROM projection_tracking WHERE name = ?" + self.store.for_update(),
@@ -138,7 +164,10 @@ class ProjectionRunner:
             todo = [item for item in items if item[0] > position]
             if not todo:
                 return position
-            projection.apply(cur, todo)
+            if projection.raw:
+                projection.apply_raw(cur, todo)  # type: ignore[arg-type]
+            else:
+                projection.apply(cur, todo)  # type: ignore[arg-type]
             position = todo[-1][0]
             cur.execute(
                 "UPDATE projection_tracking SET position = ?, updated_at = ? WHERE name = ?",

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import typer
@@ -16,9 +16,10 @@ import yaml
 from pydantic import ValidationError
 
 from domain.errors import DomainError
-from projections import boards, timeline
+from projections import audit, boards, timeline
 from projections.describe import jsonable
 from projections.store import UNAVAILABLE_ERRORS
+from projections.timefmt import iso
 from safeloop.logs import configure_logging
 from safeloop.settings import Settings
 from safeloop.system import System, build_system
@@ -31,12 +32,16 @@ cli = typer.Typer(
 org_cli = typer.Typer(help="The organisation: departments, people, heads and leaders.")
 token_cli = typer.Typer(help="API tokens for people.")
 projections_cli = typer.Typer(help="Read models: status and rebuild.")
+seal_cli = typer.Typer(help="Seals of the audit hash chain: print or export one to keep elsewhere.")
 visits_cli = typer.Typer(help="Site visits (who was where and when), for the 24-hour rule.")
+export_cli = typer.Typer(help="Export: the event log (backup), lists, boards and documents.")
 user_cli = typer.Typer(help="Web logins (passwords) for people.")
 cli.add_typer(org_cli, name="org")
 cli.add_typer(token_cli, name="token")
 cli.add_typer(projections_cli, name="projections")
 cli.add_typer(visits_cli, name="site-visits")
+cli.add_typer(seal_cli, name="seal")
+cli.add_typer(export_cli, name="export")
 cli.add_typer(user_cli, name="user")
 
 ADMIN_ACTOR = "admin"
@@ -374,6 +379,267 @@ def projections_rebuild(
                 bar.update(position - before)
                 before = position
         typer.echo(f"rebuilt {', '.join(names or [p.name for p in system.runner.projections])}")
+
+
+# -- tamper evidence ---------------------------------------------------------------------------
+
+
+@cli.command()
+def verify(
+    seal: Annotated[
+        list[Path] | None,
+        typer.Option("--seal", help="a seal exported earlier and kept elsewhere (repeatable)"),
+    ] = None,
+) -> None:
+    """Walk the event log against its hash chain and seals; name the first bad event."""
+    try:
+        kept = [audit.Seal.from_json(p.read_text(encoding="utf-8")) for p in seal or []]
+    except (OSError, ValueError, KeyError) as e:
+        fail(f"cannot read the seal: {e}")
+        raise
+    with opened() as system:
+        system.runner.catch_up()
+        with typer.progressbar(length=max(system.app.head(), 1), label="verifying") as bar:
+            report = audit.verify(
+                system.store, system.events_table, seals=kept, progress=bar.update
+            )
+        if report.problem is not None:
+            fail(f"TAMPERED — {report.problem}", code=1)
+        typer.echo(
+            f"ok: {report.events} events, {report.chained} chained, {report.seals_checked}"
+            f" seal(s) checked; chain head {report.head}"
+        )
+
+
+@seal_cli.command("show")
+def seal_show() -> None:
+    """Print the latest seal (JSON)."""
+    with opened() as system:
+        system.runner.catch_up()
+        latest = audit.latest_seal(system.store)
+        if latest is None:
+            fail("no seal yet (the log is shorter than the seal interval; try seal export)")
+            raise typer.Exit(2)
+        typer.echo(latest.to_json())
+
+
+@seal_cli.command("export")
+def seal_export(
+    out: Annotated[
+        Path | None, typer.Option("--out", help="file to write (default: print)")
+    ] = None,
+) -> None:
+    """Seal the chain's head now and export the seal, to keep outside the store."""
+    with opened() as system:
+        system.runner.catch_up()
+        sealed = audit.seal_head(system.store, recorded_at=iso(system.now()))
+        if sealed is None:
+            fail("the log is empty: nothing to seal")
+            raise typer.Exit(2)
+        if out is None:
+            typer.echo(sealed.to_json())
+        else:
+            out.write_text(sealed.to_json() + "\n", encoding="utf-8")
+            typer.echo(f"seal after {sealed.seq} events written to {out}")
+
+
+# -- backup and restore ------------------------------------------------------------------------
+
+
+@export_cli.command("events")
+def export_events(
+    out: Annotated[Path, typer.Option("--out", help="the JSON-lines file to write")],
+) -> None:
+    """Write every stored event to a JSON-lines file (a backup; restore with import events)."""
+    from safeloop import backup
+
+    with opened() as system:
+        system.runner.catch_up()
+        total = max(system.app.head(), 1)
+        with (
+            out.open("w", encoding="utf-8") as f,
+            typer.progressbar(length=total, label="exporting", file=sys.stderr) as bar,
+        ):
+            done = backup.export_events(system, f, now=system.now(), progress=bar.update)
+        typer.echo(f"exported {done.count} events to {out}; chain head {done.head}")
+
+
+def _format(out: Path, fmt: str | None) -> Literal["csv", "xlsx"]:
+    chosen = (fmt or out.suffix.lstrip(".")).lower()
+    if chosen not in ("csv", "xlsx"):
+        fail("--format must be csv or xlsx (or give --out a .csv or .xlsx name)")
+    return "csv" if chosen == "csv" else "xlsx"
+
+
+@export_cli.command("hazards")
+def export_hazards(
+    out: Annotated[Path, typer.Option("--out", help="file to write (.csv or .xlsx)")],
+    fmt: Annotated[str | None, typer.Option("--format", help="csv or xlsx")] = None,
+    department: Annotated[str | None, typer.Option(help="one department")] = None,
+    state: Annotated[str | None, typer.Option(help="one state, e.g. OVERDUE")] = None,
+    late: Annotated[bool, typer.Option("--late", help="only late entries")] = False,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="ISO instant")] = None,
+) -> None:
+    """The item list (every item, newest first) as CSV or Excel."""
+    from safeloop import exports
+
+    kind = _format(out, fmt)
+    with opened() as system:
+        system.runner.catch_up()
+        content, rows = exports.list_file(
+            system,
+            kind,
+            late=late,
+            department=department,
+            state=state,
+            as_of=parse_instant(as_of, system),
+        )
+        out.write_bytes(content)
+        typer.echo(f"{rows} item(s) written to {out}")
+
+
+@export_cli.command("board")
+def export_board(
+    code: Annotated[str, typer.Argument(help="department code")],
+    out: Annotated[Path, typer.Option("--out", help="file to write (.csv or .xlsx)")],
+    fmt: Annotated[str | None, typer.Option("--format", help="csv or xlsx")] = None,
+    include_closed: Annotated[bool, typer.Option("--include-closed")] = False,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="ISO instant")] = None,
+) -> None:
+    """A department's board (Excel: counts and items; CSV: items) as it is or was."""
+    from safeloop import exports
+
+    kind = _format(out, fmt)
+    with opened() as system:
+        system.runner.catch_up()
+        if system.app.org().department(code) is None:
+            fail(f"unknown department {code!r}")
+        content, rows = exports.board_file(
+            system, code, kind, include_closed=include_closed, as_of=parse_instant(as_of, system)
+        )
+        out.write_bytes(content)
+        typer.echo(f"{rows} item(s) written to {out}")
+
+
+@export_cli.command("notice")
+def export_notice(
+    item: Annotated[str, typer.Argument(help="item id or number")],
+    out: Annotated[Path, typer.Option("--out", help="the PDF to write")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="ISO instant")] = None,
+) -> None:
+    """The rectification notice (整改通知书) of an item as a printable PDF."""
+    _document(item, out, as_of, None)
+
+
+@export_cli.command("opinion")
+def export_opinion(
+    item: Annotated[str, typer.Argument(help="item id or number")],
+    out: Annotated[Path, typer.Option("--out", help="the PDF to write")],
+    period: Annotated[int | None, typer.Option(help="overdue period (default: latest)")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="ISO instant")] = None,
+) -> None:
+    """The handling opinion (处理意见) of an overdue period as a printable PDF."""
+    _document(item, out, as_of, period or 0)
+
+
+def _document(item: str, out: Path, as_of: str | None, period: int | None) -> None:
+    from documents import notices
+    from safeloop import exports
+
+    with opened() as system:
+        system.runner.catch_up()
+        hazard_id = exports.item_id(system, item)
+        if hazard_id is None:
+            fail(f"no item with id or number {item!r}")
+            raise typer.Exit(2)
+        when = parse_instant(as_of, system)
+        try:
+            if period is None:
+                content = notices.notice_pdf(system.app, hazard_id, when)
+            else:
+                content = notices.opinion_pdf(system.app, hazard_id, period or None, when)
+        except notices.DocumentMissing as e:
+            fail(f"{e.en}\n{e.zh}")
+            raise
+        out.write_bytes(content)
+        typer.echo(f"written to {out}")
+
+
+@cli.command("import")
+def import_(
+    args: Annotated[
+        list[str],
+        typer.Argument(
+            help="'events FILE.jsonl' restores a backup into an empty store;"
+            " 'FILE' imports findings"
+        ),
+    ],
+) -> None:
+    """Import: 'import events FILE.jsonl' restores an event export into an empty store."""
+    if args[0] == "events":
+        if len(args) != 2:
+            fail("usage: safeloop import events FILE.jsonl")
+        _restore(Path(args[1]))
+        return
+    fail(
+        "importing findings from a file is not available yet;"
+        " to restore a backup: safeloop import events FILE.jsonl"
+    )
+
+
+def _restore(path: Path) -> None:
+    from safeloop import backup
+
+    if not path.is_file():
+        fail(f"no such file: {path}")
+    with opened() as system:
+        try:
+            total = max(backup.file_count(path), 1)
+            with typer.progressbar(length=total, label="restoring", file=sys.stderr) as bar:
+                restored = backup.import_events(system, path, progress=bar.update)
+        except backup.BackupError as e:
+            fail(f"not restored: {e}")
+            raise
+        if restored.report.problem is not None:
+            fail(f"restored, but verify failed: {restored.report.problem}", code=1)
+        typer.echo(
+            f"restored {restored.count} events; read models built; verify ok"
+            f" (chain head {restored.head})"
+        )
+
+
+# -- policy simulation -------------------------------------------------------------------------
+
+
+@cli.command()
+def simulate(
+    policy: Annotated[Path, typer.Option("--policy", help="the other policy (YAML)")],
+    start: Annotated[str, typer.Option("--from", help="ISO date or instant (inclusive)")],
+    end: Annotated[str, typer.Option("--to", help="ISO date or instant (exclusive)")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Replay the recorded history under another policy (read-only) and compare, per
+    department: overdue periods, escalation levels, case flags and overdue hours."""
+    from safeloop import simulate as simulation
+    from safeloop.system import load_policy
+
+    try:
+        other = load_policy(policy)
+    except ValueError as e:
+        fail(str(e))
+        raise
+    with opened() as system:
+        begin, finish = parse_instant(start, system), parse_instant(end, system)
+        assert begin is not None
+        assert finish is not None
+        finish = min(finish, system.now())
+        if finish <= begin:
+            fail("--to must be later than --from (and --from earlier than now)")
+        result = simulation.run(system, other, begin, finish)
+        if as_json:
+            typer.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+        else:
+            typer.echo(simulation.render(result))
 
 
 def main() -> None:

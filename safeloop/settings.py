@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_048_576
     #: the address users reach the server at (for links in notices)
     base_url: str = "http://127.0.0.1:8000"
+    #: seal the audit hash chain every this many events
+    seal_interval: Annotated[int, Field(ge=1)] = 1000
+    #: a finding recorded this many hours after it occurred is flagged as a late entry
+    late_entry_hours: Annotated[float, Field(gt=0)] = 24.0
     #: key that signs web session cookies; unset: a random key per process (sessions end on
     #: restart, and several server processes would not share sessions)
     secret_key: SecretStr | None = None

@@ -15,6 +15,7 @@ from psycopg.conninfo import make_conninfo
 
 from domain.application import SafeLoop
 from domain.policy import SitePolicy
+from projections.audit import AuditChain
 from projections.boards import Boards
 from projections.cases import Cases
 from projections.deadlines import DeadlineIndex, Deadlines
@@ -48,6 +49,12 @@ class System:
 
     def now(self) -> datetime:
         return self.clock()
+
+    @property
+    def events_table(self) -> str:
+        """The log's table (``stored_events`` in SQLite, ``safeloop_events`` in PostgreSQL)."""
+        name: str = self.app.recorder.events_table_name  # type: ignore[attr-defined]
+        return name
 
     def close(self) -> None:
         if self._closed:
@@ -115,6 +122,7 @@ def build_system(settings: Settings, *, clock: Clock | None = None) -> System:
             SiteVisits(),
             Cases(),
             Scorecards(policy.timezone, policy.repeat_window_days),
+            AuditChain(settings.seal_interval),
             Photos(),
         ],
         batch_size=settings.projection_batch_size,

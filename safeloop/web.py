@@ -22,6 +22,7 @@ def services_for(system: System, *, with_scheduler: bool) -> Services:
         admin_token=settings.admin_token.get_secret_value() if settings.admin_token else None,
         read_your_writes_timeout=settings.read_your_writes_timeout,
         max_body_bytes=settings.max_body_bytes,
+        late_entry_hours=settings.late_entry_hours,
         web=web_config(settings),
     )
     services.on_start.append(system.runner.start)

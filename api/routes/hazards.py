@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Response
@@ -193,6 +193,10 @@ def list_hazards(
     overdue: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     cursor: Annotated[str | None, Query(max_length=40), Clean] = None,
+    as_of: AsOf = None,
+    late: Annotated[
+        bool | None, Query(description="only findings recorded long after they occurred")
+    ] = None,
 ) -> ItemList:
     if state is not None and state not in STATES:
         raise ApiError(
@@ -214,21 +218,42 @@ def list_hazards(
                 fields=[{"field": "cursor", "en": "invalid cursor", "zh": "游标无效"}],
             )
         before = int(cursor)
-    scope, reporter = principal.item_scope()
-    items, next_seq = boards.list_items(
-        services.store,
+    when = aware(as_of, services)
+    items, next_seq = scoped_items(
+        services,
+        principal,
         department=department,
-        departments=scope,
-        reporter=reporter,
         state=state,
         overdue=overdue,
         limit=limit,
         before_seq=before,
+        as_of=when,
+        late=late,
     )
     return ItemList(
-        items=[ListItem(**item) for item in items],
+        items=[list_item(item, services) for item in items],
         next_cursor=str(next_seq) if next_seq is not None else None,
+        as_of=iso(when),
     )
+
+
+def scoped_items(
+    services: Services, principal: Principal, **query: Any
+) -> tuple[list[dict[str, Any]], int | None]:
+    """The list query within what the caller may see (also used by the exports)."""
+    late = query.pop("late", None)
+    scope, reporter = principal.item_scope()
+    return boards.list_items(
+        services.store,
+        departments=scope,
+        reporter=reporter,
+        late_after_seconds=services.late_after_seconds if late else None,
+        **query,
+    )
+
+
+def list_item(item: dict[str, Any], services: Services) -> ListItem:
+    return ListItem(**item, late=item["delay_seconds"] > services.late_after_seconds)
 
 
 @router.get("/{hazard_id}", response_model=HazardOut, summary="One finding (optionally as of)")
