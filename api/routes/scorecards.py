@@ -65,7 +65,9 @@ def get_scorecard(
     people = []
     for pid, score in sorted(data["people"].items()):
         person = org.person(pid) or current.person(pid) or {}
-        if not principal.sees_all and person.get("department") != principal.department:
+        if not principal.sees_all and (
+            principal.department is None or person.get("department") != principal.department
+        ):
             continue
         people.append(
             PersonScore(

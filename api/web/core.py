@@ -16,6 +16,7 @@ from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from api.auth import DEPARTMENT_ACTORS, Principal, principal_for
+from api.routes.cases import sees_all_cases
 from api.services import Services
 from api.web import labels
 from api.web.i18n import DEFAULT_LANGUAGE, N_, Lang, normalise
@@ -66,6 +67,8 @@ class WebState:
             kind_labels=labels.KINDS,
             event_labels=labels.EVENTS,
             command_labels=labels.COMMANDS,
+            case_state_labels=labels.CASE_STATES,
+            case_kind_labels=labels.CASE_KINDS,
         )
         templates.env.filters["photo_free"] = strip_references
         return cls(
@@ -105,6 +108,15 @@ def _safety(p: Principal) -> bool:
     return p.is_admin or p.role in ("safety_dept", "safety_supervisor")
 
 
+def _cases(p: Principal) -> bool:
+    """Those who see every case, and a unit's managers and staff (their unit's cases)."""
+    return sees_all_cases(p) or p.role in DEPARTMENT_ACTORS
+
+
+def _scores(p: Principal) -> bool:
+    return p.sees_all or p.role in DEPARTMENT_ACTORS
+
+
 NAV: list[NavEntry] = [
     NavEntry("file", "/file", N_("File a finding"), lambda p: not p.read_only),
     NavEntry("mine", "/mine", N_("My findings"), lambda p: not p.read_only),
@@ -115,8 +127,8 @@ NAV: list[NavEntry] = [
     # hooks for pages that other work adds: shown once their routes exist
     NavEntry("inbox", "/inbox", N_("Inbox"), lambda p: True, needs_route=True),
     NavEntry("digest", "/digest", N_("Daily digest"), _sees_all, needs_route=True),
-    NavEntry("cases", "/cases", N_("Cases"), _sees_all, needs_route=True),
-    NavEntry("scorecards", "/scorecards", N_("Scorecards"), _sees_all, needs_route=True),
+    NavEntry("cases", "/cases", N_("Cases"), _cases, needs_route=True),
+    NavEntry("scorecards", "/scorecards", N_("Scorecards"), _scores, needs_route=True),
     NavEntry("audit", "/audit", N_("Look back"), lambda p: True),
 ]
 

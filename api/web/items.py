@@ -14,6 +14,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.responses import FileResponse, Response
 
 from api.errors import ApiError
+from api.routes.cases import CASE_ACTORS, sees_all_cases
 from api.routes.hazards import aware
 from api.schemas import (
     Extension,
@@ -35,6 +36,7 @@ from domain.application import CommandResult
 from domain.errors import DomainError, InvalidCommand, NotFound
 from domain.hazard import STATES, Hazard
 from projections import boards, photos, timeline
+from projections import cases as case_views
 
 router = APIRouter(include_in_schema=False)
 
@@ -272,7 +274,19 @@ def _item(
         merged_into=_number_of(ctx, hazard.merged_into),
         duplicates=[(d, _number_of(ctx, d)) for d in hazard.duplicates],
         details=lambda entry: _details(ctx, entry),
+        linked_cases=_linked_cases(ctx, hazard),
+        may_open_case=as_of is None and (principal.is_admin or principal.role in CASE_ACTORS),
     )
+
+
+def _linked_cases(ctx: Ctx, hazard: Hazard) -> list[dict[str, Any]]:
+    """The accountability cases about this item (as a finding or a measure) the reader sees."""
+    principal = ctx.user
+    scope = None if sees_all_cases(principal) else [principal.department or ""]  # "": none
+    cases, _ = case_views.list_cases(
+        ctx.services.store, departments=scope, hazard=str(hazard.id), limit=20
+    )
+    return cases
 
 
 DETAILS: tuple[tuple[str, str], ...] = (

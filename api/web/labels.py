@@ -80,3 +80,82 @@ REPORTER_ROLE = {
     "worker": "worker",
     "staff": "worker",
 }
+
+# -- accountability cases (问责) and scorecards --------------------------------------------------
+
+CASE_STATES = {
+    "OPENED": N_("Opened"),
+    "CAUSE_ANALYSED": N_("Cause analysed"),
+    "RESPONSIBILITY_ASSIGNED": N_("Responsibility assigned"),
+    "PENALTIES_DECIDED": N_("Penalties decided"),
+    "MEASURES_ASSIGNED": N_("Measures assigned"),
+    "EDUCATED": N_("Educated"),
+    "CLOSED": N_("Case closed"),
+}
+CASE_KINDS = {
+    "violation": N_("Violation"),
+    "injury_accident": N_("Injury accident"),
+    "non_injury_accident": N_("Non-injury accident"),
+    "overdue": N_("Overdue item"),
+}
+RESPONSIBILITY_ROLES = {
+    "direct": N_("Direct person"),
+    "team_leader": N_("Team leader"),
+    "shift_manager": N_("Shift manager"),
+    "unit_head": N_("Unit head"),
+    "leader_in_charge": N_("Leader in charge"),
+    "on_site_24h": N_("Manager on site within 24 h"),
+    "other": N_("Other responsible person"),
+}
+PROPOSAL_STATUS = {
+    "proposed": N_("To decide"),
+    "confirmed": N_("Confirmed"),
+    "removed": N_("Removed"),
+}
+PENALTY_KINDS = {
+    "warning": N_("Warning"),
+    "fine": N_("Fine"),
+    "demotion": N_("Demotion"),
+    "dismissal": N_("Dismissal"),
+    "other": N_("Other penalty"),
+}
+#: the four-nots (四不放过), in the order the case closes them
+GATES = {
+    "cause": N_("Cause found"),
+    "responsibility": N_("Responsible people dealt with"),
+    "education": N_("People educated"),
+    "measures": N_("Measures carried out"),
+}
+CASE_COMMANDS = {
+    "cause": N_("Record the cause analysis"),
+    "proposal": N_("Propose again"),
+    "responsibility": N_("Confirm responsibility"),
+    "responsibility/remove": N_("Remove from responsibility"),
+    "penalties": N_("Decide a penalty"),
+    "measures": N_("Assign a measure"),
+    "education": N_("Record an education session"),
+    "close": N_("Close the case"),
+}
+CASE_EVENTS = {
+    "Opened": N_("Case opened"),
+    "ResponsibilityProposed": N_("Responsibility proposed"),
+    "CauseAnalysed": N_("Cause analysed"),
+    "ResponsibilityConfirmed": N_("Responsibility confirmed"),
+    "ResponsibilityRemoved": N_("Removed from responsibility"),
+    "PenaltyDecided": N_("Penalty decided"),
+    "MeasureAssigned": N_("Measure assigned"),
+    "EducationRecorded": N_("Education recorded"),
+    "Closed": N_("Case closed"),
+}
+SCORE_METRICS = {
+    "filed": N_("Filed"),
+    "screened": N_("Screened"),
+    "closed": N_("Closed"),
+    "closed_on_time": N_("On time (original deadline)"),
+    "closed_on_time_extended": N_("On time (extended deadline)"),
+    "overdue_periods": N_("Overdue periods"),
+    "renotices": N_("Re-notices"),
+    "repeats": N_("Repeats"),
+    "violations": N_("Violations"),
+    "cases": N_("Cases"),
+}

@@ -190,3 +190,91 @@ def test_the_whole_loop_in_a_browser(api: Api, browser: object, tmp_path: Path) 
     assert "复查" not in auditor.page.inner_text("[data-testid=timeline]")  # not yet then
     assert auditor.page.locator("[data-testid=actions]").count() == 0  # read-only
     auditor.shot("12-auditor-item-as-of")
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite"])
+def test_a_case_from_an_overdue_item_to_closed_and_the_scorecard(api: Api, browser: object) -> None:
+    from tests.e2e.test_case_pages import overdue_item
+
+    give_login(api, "o1", "l1")
+    app = api.system.app
+    hid = overdue_item(api)
+    number = app.hazard(hid).number
+
+    # the office opens a case from the overdue item's page
+    office = Person(browser, api, "o1", DESK)
+    office.go(f"/items/{hid}")
+    office.page.click("[data-testid=open-case]")
+    form = office.page.locator("form[data-form=open-case]")
+    assert form.locator("input[name=findings]").input_value() == number
+    assert form.locator("input[name=direct_person]").input_value() == "u1"
+    form.locator("input[name=kind][value=violation]").check()
+    form.locator("button").click()
+    assert re.search(r"/cases/[0-9a-f-]{36}$", office.page.url)
+    case_id = UUID(office.page.url.rsplit("/", 1)[1])
+    assert office.page.locator("li.gate.open").count() == 4
+    office.shot("13-case-opened")
+
+    # closing is refused, naming the open gates
+    office.page.locator("form[data-form=close] button").click()
+    alert = office.page.inner_text("[role=alert]")
+    assert "四不放过未落实" in alert and "原因未查清不放过" in alert
+    office.shot("14-case-close-refused")
+
+    # the four-nots, one form after another
+    office.page.fill("form[data-form=cause] textarea[name=analysis]", "整改责任人未按期组织整改")
+    office.page.locator("form[data-form=cause] button").click()
+    leader_entry = office.page.locator("[data-testid=proposal] li[data-person=l1]")
+    leader_entry.locator("summary").click()
+    leader_entry.locator("input[name=reason]").fill("非本专业分管，已履职")
+    leader_entry.locator("form[data-form=remove] button").click()
+    office.page.locator(
+        "[data-testid=proposal] li[data-person=u1] form[data-form=confirm] button"
+    ).click()
+    penalty = office.page.locator("form[data-form=penalty]")
+    penalty.locator("select[name=person]").select_option("u1")
+    penalty.locator("select[name=kind]").select_option("fine")
+    penalty.locator("input[name=amount]").fill("500")
+    penalty.locator("input[name=veto]").check()
+    penalty.locator("button").click()
+    measure = office.page.locator("form[data-form=measure]")
+    measure.locator("textarea[name=measures]").fill("重新组织支护整改，区队长跟班验收")
+    measure.locator("button").click()
+    assert "整改措施已落实为条目 WT-" in office.page.inner_text(".flash")
+    education = office.page.locator("form[data-form=education]")
+    education.locator("input[name=topic]").fill("按期整改专项教育")
+    assert education.locator("input[name=attendees][value=u1]").is_checked()
+    education.locator("button").click()
+    assert office.page.locator("li.gate.held").count() == 3
+    office.page.locator("form[data-form=close] button").click()
+    alert = office.page.inner_text("[role=alert]")
+    assert "整改措施未落实不放过" in alert and "原因未查清不放过" not in alert
+    office.shot("15-case-measure-open")
+
+    # the measure's item goes round the loop; then the case closes
+    measure_item = UUID(app.case(case_id).measures[0]["hazard_id"])
+    app.submit(measure_item, evidence=["支护整改完毕"], note="", actor="u1", now=api.clock())
+    app.recheck(measure_item, passed=True, note="", actor="a1", now=api.clock())
+    api.system.runner.catch_up()
+    office.go(f"/cases/{case_id}")  # not a reload: that would send the refused close again
+    assert "已销号" in office.page.inner_text("[data-testid=measures]")
+    office.page.locator("form[data-form=close] button").click()
+    assert "已结案" in office.page.inner_text("[data-testid=case-state]")
+    assert office.page.locator("li.gate.held").count() == 4
+    office.shot("16-case-closed")
+
+    # the leader reads the month's scorecard: the chart, and the veto linked to the case
+    leader = Person(browser, api, "l1", DESK)
+    leader.go("/scorecards")
+    chart = leader.page.locator("[data-testid=chart]")
+    assert chart.is_visible()
+    assert chart.locator("rect[data-series=filed][data-value='2']").count() == 1  # item, measure
+    veto = leader.page.locator("[data-testid=veto-link]")
+    assert veto.count() == 1
+    leader.shot("17-scorecard")
+    veto.click()
+    assert leader.page.url.endswith(f"/cases/{case_id}")
+    phone = Person(browser, api, "l1", PHONE)
+    phone.go("/scorecards")
+    assert phone.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    phone.shot("18-scorecard-phone")

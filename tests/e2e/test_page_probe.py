@@ -1,5 +1,6 @@
 """A randomized probe (fixed seed) of every page and endpoint, as the people of department A
-(CM1): nothing of department B's (TF's) items may show, and nothing of B may change."""
+(CM1): nothing of department B's (TF's) items, cases, site visits or scorecard rows may show,
+and nothing of B may change."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from urllib.parse import quote, unquote
 from uuid import UUID
 
 from api.web.core import served_routes
+from domain.site_visit import VisitRow
 from projections import boards
 from projections.timefmt import iso
 from safeloop.web import web_app
@@ -19,7 +21,7 @@ from tests.e2e.test_pages import PNG, filed
 from tests.e2e.webuser import WebUser, give_login
 
 SEED = 6
-GETS_PER_USER = 120
+GETS_PER_USER = 130
 A_PEOPLE = ("u1", "s1", "w1", "m1")
 COMMANDS = (
     "screen",
@@ -32,6 +34,98 @@ COMMANDS = (
     "submit",
     "recheck",
 )
+
+
+CASE_PAGES = (
+    "/cases",
+    "/cases/{case_id}",
+    "/cases/new",
+    "/site-visits",
+    "/scorecards",
+    "/scorecards.{fmt}",
+)
+CASE_COMMANDS = (
+    "cause",
+    "proposal",
+    "responsibility",
+    "responsibility/remove",
+    "penalties",
+    "measures",
+    "education",
+    "close",
+)
+CASE_FORM = {
+    "analysis": "x",
+    "person": "u1",
+    "reason": "x",
+    "kind": "warning",
+    "veto": "yes",
+    "measures": "x",
+    "responsible_person": "u1",
+    "department": "CM1",
+    "deadline": "2026-12-01T08:00",
+    "topic": "x",
+    "attendees": "u1",
+    "description": "x",
+    "location": "A-PLACE",
+    "occurred_at": "2026-11-02T08:00",
+    "at": "2026-11-02T08:00",
+}
+B_CASE_MARKERS = ["B-CASE-SECRET", "B-CASE-PLACE", "B-CAUSE", "B-CASE-MEASURE", "B-EDU"]
+
+
+def cases_of_both(api: Api, b_item: UUID, a_item: UUID) -> tuple[UUID, UUID, UUID]:
+    """Department B's case (with a veto, a measure, education, a site visit of its unit head
+    before it) and a case of department A; returns (B's case, its measure item, A's case)."""
+    app = api.system.app
+    now = api.clock()
+    app.record_site_visits(
+        [VisitRow("u2", "B-CASE-PLACE", now - timedelta(hours=2))],
+        source="test",
+        actor="o1",
+        now=now,
+    )
+    api.system.runner.catch_up()
+    b_case = app.open_case(
+        kind="injury_accident",
+        description="B-CASE-SECRET 局扇停风",
+        location="B-CASE-PLACE",
+        department="TF",
+        occurred_at=now - timedelta(minutes=30),
+        direct_person="w2",
+        findings=[b_item],
+        actor="o1",
+        now=now,
+    ).id
+    app.record_cause(b_case, analysis="B-CAUSE", actor="o1", now=now)
+    app.confirm_responsibility(b_case, person="u2", role=None, basis="", actor="o1", now=now)
+    app.decide_penalty(
+        b_case, person="u2", kind="fine", amount=Decimal(100), veto=True, actor="o1", now=now
+    )
+    measure = app.assign_measure(
+        b_case,
+        measures="B-CASE-MEASURE",
+        responsible_person="u2",
+        department="TF",
+        deadline=now + timedelta(days=1),
+        actor="o1",
+        now=now,
+    )
+    app.record_education(
+        b_case, topic="B-EDU", held_at=now, attendees=["u2", "w2"], actor="o1", now=now
+    )
+    a_case = app.open_case(
+        kind="violation",
+        description="A-VISIBLE 违章",
+        location="A-PLACE",
+        department="CM1",
+        occurred_at=now - timedelta(minutes=30),
+        direct_person="w1",
+        findings=[a_item],
+        actor="o1",
+        now=now,
+    ).id
+    return b_case, measure.hazard_id, a_case
 
 
 def test_people_of_one_department_find_nothing_of_another(api: Api) -> None:
@@ -84,6 +178,7 @@ def test_people_of_one_department_find_nothing_of_another(api: Api) -> None:
     assert app.tick(api.clock()).renoticed == 3  # B's noticed items are now overdue
     app.submit(b_ids[-1], evidence=["B-EVIDENCE"], note="", actor="u2", now=api.clock())
     app.recheck(b_ids[-1], passed=True, note="B-NOTE", actor="a1", now=api.clock())
+    b_case, b_measure, a_case = cases_of_both(api, b_ids[-1], a_id)
     api.system.runner.catch_up()
     photo_names = re.findall(r"[0-9a-f]{64}\.png", app.hazard(b_ids[0]).description)
     assert photo_names
@@ -91,6 +186,10 @@ def test_people_of_one_department_find_nothing_of_another(api: Api) -> None:
         h = app.hazard(hid)
         secrets += [str(hid), h.number, h.description.split()[0], h.location]
     secrets += ["B-MEASURE", "B-EVIDENCE", "B-NOTE", "B-PLAN", photo_names[0]]
+    measure_item = app.hazard(b_measure)
+    secrets += [str(b_case), str(b_measure), measure_item.number, *B_CASE_MARKERS]
+    # TF's unit head, held responsible in B's case: a row of B's scorecard (page and JSON)
+    secrets += ['data-person="u2"', '"person":"u2"']
 
     routes = [
         (path, methods)
@@ -99,6 +198,7 @@ def test_people_of_one_department_find_nothing_of_another(api: Api) -> None:
     ]
     gets = [p for p, m in routes if "GET" in m]
     assert {"/items/{hazard_id}", "/boards/{code}", "/photos/{name}", "/audit"} <= set(gets)
+    assert set(CASE_PAGES) <= set(gets)
     assert any(p.startswith("/api/v1/") for p in gets)
     instants = [iso(api.clock() - timedelta(hours=h)) for h in (0, 1, 2, 3, 5)]
     values = {
@@ -106,6 +206,8 @@ def test_people_of_one_department_find_nothing_of_another(api: Api) -> None:
         "code": ["TF", "TF", "CM1", "XXB"],
         "name": photo_names,
         "command": list(COMMANDS),
+        "case_id": [str(b_case), str(a_case)],
+        "fmt": ["csv"],  # the Excel file holds the same rows, zipped (no text to search)
     }
     params = {
         "as_of": [i or "" for i in instants],
@@ -118,6 +220,11 @@ def test_people_of_one_department_find_nothing_of_another(api: Api) -> None:
         "q": ["B-SECRET", "局扇"],
         "include_closed": ["true"],
         "limit": ["200"],
+        "month": [f"{api.clock().astimezone(api.system.policy.zone):%Y-%m}"],
+        "part": ["people", "departments"],
+        "hazard": [str(b_ids[-1]), str(b_measure)],
+        "person": ["u2", "w2"],
+        "location": ["B-VISIT-PLACE", "B-CASE-PLACE"],
     }
 
     def fill(path: str) -> str:
@@ -133,8 +240,10 @@ def test_people_of_one_department_find_nothing_of_another(api: Api) -> None:
     for person in A_PEOPLE:
         user = WebUser(api, person).signed_in()
         token = tokens[person]
-        for _ in range(GETS_PER_USER):
-            path = fill(rng.choice(gets))
+        # every case, visit and scorecard page once, then random pages and endpoints
+        planned = [fill(p) for p in CASE_PAGES] + [f"/cases/{b_case}", f"/cases/new?hazard={hid}"]
+        for n in range(GETS_PER_USER):
+            path = planned[n] if n < len(planned) else fill(rng.choice(gets))
             query = {k: rng.choice(v) for k, v in rng.sample(sorted(params.items()), 3)}
             if path.startswith("/api/"):
                 response = user.client.get(
@@ -167,5 +276,11 @@ def test_people_of_one_department_find_nothing_of_another(api: Api) -> None:
                 )
                 assert response.status_code in (403, 404), (person, command, response.text[:200])
                 assert not [s for s in secrets if s in response.text and s != str(hid)]
+        # and on B's case: every step, opening a case and recording a visit
+        case_posts = [f"/cases/{b_case}/{command}" for command in CASE_COMMANDS]
+        for path in [*case_posts, "/cases", "/site-visits"]:
+            response = user.post(path, CASE_FORM)
+            assert response.status_code in (403, 404), (person, path, response.text[:200])
+            assert not [s for s in secrets if s in response.text and s != str(b_case)]
     assert api.head() == head  # nothing of B (or anything) changed
     assert checked == GETS_PER_USER * len(A_PEOPLE)

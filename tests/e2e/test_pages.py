@@ -93,6 +93,16 @@ def test_wrong_passwords_are_slowed_down(api: Api) -> None:
 def test_forms_without_the_csrf_token_are_refused(api: Api) -> None:
     give_login(api, *PEOPLE)
     hid = filed(api)
+    case_id = api.system.app.open_case(
+        kind="violation",
+        description="违章作业",
+        location="1301综采工作面",
+        department="CM1",
+        occurred_at=api.clock(),
+        direct_person="w1",
+        actor="o1",
+        now=api.clock(),
+    ).id
     head = api.head()
     post_paths = {
         path
@@ -106,6 +116,9 @@ def test_forms_without_the_csrf_token_are_refused(api: Api) -> None:
         "/account/password",
         "/file",
         "/items/{hazard_id}/{command:path}",
+        "/cases",
+        "/cases/{case_id}/{command:path}",
+        "/site-visits",
     }
     office = WebUser(api, "o1").signed_in()
     stranger = WebUser(api)
@@ -118,6 +131,10 @@ def test_forms_without_the_csrf_token_are_refused(api: Api) -> None:
         (office, "/file", {"kind": "hazard", "description": "x", "location": "y"}),
         (office, f"/items/{hid}/screen", {"grade": "general", "department": "CM1"}),
         (office, f"/items/{hid}/void", {"reason": "no"}),
+        (office, "/cases", {"kind": "violation", "description": "x", "location": "y"}),
+        (office, f"/cases/{case_id}/cause", {"analysis": "x"}),
+        (office, f"/cases/{case_id}/close", {}),
+        (office, "/site-visits", {"person": "u1", "location": "y", "at": "2026-11-02T07:00"}),
     ]
     for user, path, data in attempts:
         missing = user.post(path, data, csrf=False)
