@@ -87,11 +87,12 @@ def create_app(services: Services) -> FastAPI:
         ops.router,
         pages.router,
     ):
-        app.include_router(router)
+        # every operation's OpenAPI lists the errors it may answer with (ErrorOut)
+        app.include_router(router, responses=errors.ERROR_RESPONSES)
     for router in (cases.router, site_visits.router, scorecards.router):
-        app.include_router(router)
+        app.include_router(router, responses=errors.ERROR_RESPONSES)
     for router in (inbox.router, digest.router, outbox.router):
-        app.include_router(router)
+        app.include_router(router, responses=errors.ERROR_RESPONSES)
     pages.install(app)
 
     registry = CollectorRegistry()

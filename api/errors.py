@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.schemas import ErrorOut
 from domain.errors import (
     Contention,
     DomainError,
@@ -96,12 +97,33 @@ _ZH = {
     "date_out_of_range": "日期必须在 2000 年至 2100 年之间",
     "decimal_max_digits": "数字位数过多",
     "decimal_max_places": "小数位数过多（最多 2 位）",
+    "control_characters": "不能包含控制字符（如 NUL）",
+    "finite_number": "应为有限数字",
 }
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body",)]
     return ".".join(parts) or "body"
+
+
+_RETRY_AFTER = {
+    "Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}
+}
+#: the errors any JSON endpoint may answer with (documented in the OpenAPI of each)
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "no valid bearer token (a revoked one included)"},
+    403: {"model": ErrorOut, "description": "outside your role or department"},
+    404: {"model": ErrorOut, "description": "unknown id"},
+    409: {"model": ErrorOut, "description": "illegal in the item's state, or a version conflict"},
+    413: {"model": ErrorOut, "description": "request body over the limit"},
+    422: {"model": ErrorOut, "description": "invalid input: `fields` names each problem"},
+    503: {
+        "model": ErrorOut,
+        "description": "the store is unreachable or too busy; retry after `Retry-After`",
+        "headers": _RETRY_AFTER,
+    },
+}
 
 
 def install(app: FastAPI) -> None:
@@ -187,6 +209,17 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400:  # a body that cannot be parsed at all (e.g. not UTF-8)
+            return respond(
+                request,
+                status_code=422,
+                content=body(
+                    "invalid_input",
+                    "the request body could not be read (it must be UTF-8 JSON)",
+                    "请求内容无法解析（应为 UTF-8 编码的 JSON）",
+                    fields=[{"field": "body", "en": "unreadable body", "zh": "无法解析的请求内容"}],
+                ),
+            )
         messages = {
             404: ("not_found", "no such page or endpoint", "页面或接口不存在"),
             405: ("method_not_allowed", "method not allowed", "不支持该请求方法"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -24,12 +25,26 @@ def _in_range(value: datetime) -> datetime:
     return value
 
 
+#: control characters other than tab, newline and carriage return (NUL cannot be stored in
+#: a PostgreSQL text column: one such character would stop the read models for good)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def no_control_characters(value: str) -> str:
+    if _CONTROL.search(value):
+        raise PydanticCustomError(
+            "control_characters", "must not contain control characters (such as NUL)"
+        )
+    return value
+
+
+Clean = AfterValidator(no_control_characters)
 #: an ISO 8601 instant; without an offset it is read in the site's timezone
 Instant = Annotated[datetime, AfterValidator(_in_range)]
-Text = Annotated[str, Field(min_length=1, max_length=2000)]
-LongText = Annotated[str, Field(min_length=1, max_length=10_000)]
-OptionalText = Annotated[str, Field(max_length=2000)]
-Id = Annotated[str, Field(min_length=1, max_length=100)]
+Text = Annotated[str, Field(min_length=1, max_length=2000), Clean]
+LongText = Annotated[str, Field(min_length=1, max_length=10_000), Clean]
+OptionalText = Annotated[str, Field(max_length=2000), Clean]
+Id = Annotated[str, Field(min_length=1, max_length=100), Clean]
 
 Kind = Literal["hazard", "violation", "problem"]
 Grade = Literal["general", "major"]
@@ -50,7 +65,7 @@ class FileHazard(Strict):
     reporter_role: ReporterRole
     occurred_at: Instant
     department: Id | None = None
-    client_ref: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    client_ref: Annotated[str, Field(min_length=1, max_length=200), Clean] | None = None
 
 
 class Screen(Strict):
@@ -232,6 +247,32 @@ class TickDone(BaseModel):
 class OrgLoaded(BaseModel):
     changes: int
     version: int
+
+
+class Message(BaseModel):
+    zh: str
+    en: str
+
+
+class FieldProblem(BaseModel):
+    field: str
+    en: str
+    zh: str
+
+
+class ErrorOut(BaseModel):
+    """Every error: a code and a message in Chinese and English, with details by kind."""
+
+    error: str
+    message: Message
+    #: 422: the offending inputs
+    fields: list[FieldProblem] | None = None
+    #: 422 on a malformed request: the validator's own account
+    detail: list[dict[str, Any]] | None = None
+    #: 409: the item's state, the commands it allows now and (on a conflict) its version
+    state: str | None = None
+    allowed: list[str] | None = None
+    version: int | None = None
 
 
 class Health(BaseModel):

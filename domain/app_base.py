@@ -66,6 +66,9 @@ class AppBase(Application[UUID]):
         ``occurred_at`` keeps that instant but its recorded time must be the real one, or a
         view "as of" a past instant would show what was not recorded yet.
         """
+        for obj in objs:
+            if isinstance(obj, Aggregate):
+                _refuse_nul(obj)
         if self.recording_clock is not None:
             recorded = self.recording_clock()
             for obj in objs:
@@ -140,6 +143,27 @@ class AppBase(Application[UUID]):
     def _require_department(self, code: str) -> None:
         if self.org().department(code) is None:
             raise InvalidCommand("department", f"unknown department {code!r}", f"未知部门“{code}”")
+
+
+def _refuse_nul(aggregate: Aggregate) -> None:
+    """No text recorded may hold a NUL character: PostgreSQL text cannot store it, so one
+    such event would stall the read models there. Checked here, for every way in."""
+    for event in aggregate.pending_events:
+        for name, value in vars(event).items():
+            if _has_nul(value):
+                raise InvalidCommand(
+                    name, "text may not contain NUL characters", "文本中不能包含空字符（NUL）"
+                )
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _restamp(aggregate: Aggregate, recorded: datetime) -> None:

@@ -26,7 +26,7 @@ from domain.credentials import CredentialCommands
 from domain.digest import DigestCommands
 from domain.errors import Contention, InvalidCommand, NotFound, VersionConflict
 from domain.hazard import Hazard
-from domain.ids import hazard_id_for_client_ref, sequence_id
+from domain.ids import hazard_id_for_client_ref, hazard_id_for_idempotency_key, sequence_id
 from domain.inbox import InboxCommands
 from domain.organisation import Organisation
 from domain.policy import SitePolicy
@@ -110,11 +110,17 @@ class SafeLoop(
         occurred_at: datetime,
         department: str | None = None,
         client_ref: str | None = None,
+        idempotency_key: str | None = None,
         actor: str,
         now: datetime,
         attempts: int = 20,
     ) -> CommandResult:
-        """File a finding. With a ``client_ref``, a repeat returns the first filing."""
+        """File a finding. With a ``client_ref``, a repeat returns the first filing.
+
+        With an ``idempotency_key`` (the caller's own), a repeat with the same fields returns
+        the first filing, and one with different fields is refused (InvalidCommand): the key
+        was already used for something else.
+        """
         org = self.org()
         if org.person(reporter) is None:
             raise InvalidCommand(
@@ -124,11 +130,26 @@ class SafeLoop(
             raise InvalidCommand(
                 "department", f"unknown department {department!r}", f"未知部门“{department}”"
             )
-        hazard_id = hazard_id_for_client_ref(client_ref) if client_ref else uuid4()
+        if client_ref:
+            hazard_id = hazard_id_for_client_ref(client_ref)
+        elif idempotency_key:
+            hazard_id = hazard_id_for_idempotency_key(actor, idempotency_key)
+        else:
+            hazard_id = uuid4()
+        filing = {
+            "kind": kind,
+            "description": description,
+            "location": location,
+            "reporter": reporter,
+            "reporter_role": reporter_role,
+            "occurred_at": occurred_at,
+            "department": department,
+            "client_ref": client_ref,
+        }
         day = f"{self.policy.local_date(now):%Y%m%d}"
         for attempt in range(attempts):
-            if client_ref:
-                existing = self._existing(hazard_id)
+            if client_ref or idempotency_key:
+                existing = self._existing(hazard_id, filing if idempotency_key else None)
                 if existing is not None:
                     return existing
             # Filings in this process take turns on the day's counter; another process may
@@ -164,16 +185,28 @@ class SafeLoop(
                         number,
                     )
             time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
-        existing = self._existing(hazard_id)
+        existing = self._existing(hazard_id, filing if idempotency_key else None)
         if existing is not None:
             return existing
         raise Contention()
 
-    def _existing(self, hazard_id: UUID) -> CommandResult | None:
+    def _existing(
+        self, hazard_id: UUID, filing: Mapping[str, object] | None = None
+    ) -> CommandResult | None:
+        """The finding already filed under ``hazard_id``; with ``filing``, it must match."""
         try:
             hazard = self._get(Hazard, hazard_id, "hazard")
         except NotFound:
             return None
+        if filing is not None:
+            first = next(iter(self.events.get(hazard_id, lte=1)))
+            filed = {key: getattr(first, key) for key in filing}
+            if filed != dict(filing):
+                raise InvalidCommand(
+                    "Idempotency-Key",
+                    "this Idempotency-Key was already used for a different filing",
+                    "该幂等键（Idempotency-Key）已用于另一条不同的登记",
+                )
         return CommandResult(hazard.id, hazard.state, hazard.version, None, False, hazard.number)
 
     def _sequence(self, name: str, now: datetime) -> NumberSequence:

@@ -11,6 +11,11 @@ def hazard_id_for_client_ref(client_ref: str) -> UUID:
     return uuid5(NAMESPACE, f"hazard:{client_ref}")
 
 
+def hazard_id_for_idempotency_key(actor: str, key: str) -> UUID:
+    """Keys are the caller's own: two people may use the same key for different filings."""
+    return uuid5(NAMESPACE, f"hazard-key:{actor}:{key}")
+
+
 def sequence_id(name: str) -> UUID:
     return uuid5(NAMESPACE, f"sequence:{name}")
 

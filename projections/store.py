@@ -217,6 +217,8 @@ class PostgresViewStore(ViewStore):
                 open=False,
                 timeout=connect_timeout,
                 name="safeloop-views",
+                # a connection cut by a server restart is replaced, not handed out
+                check=psycopg_pool.ConnectionPool.check_connection,
             )
         )
         self.pool.open(wait=False)

@@ -28,6 +28,7 @@ from projections.site_visits import SiteVisitIndex, SiteVisits
 from projections.store import PostgresViewStore, SQLiteViewStore, ViewStore
 from projections.timeline import Timeline
 from safeloop.notify import channel_config, default_channels
+from safeloop.recorders import POSTGRES_FACTORY_TOPIC, SQLITE_FACTORY_TOPIC
 from safeloop.settings import Database, Settings
 
 log = logging.getLogger("safeloop")
@@ -88,7 +89,7 @@ def build_system(settings: Settings, *, clock: Clock | None = None) -> System:
     if db.kind == "sqlite":
         Path(db.path).parent.mkdir(parents=True, exist_ok=True)
         env |= {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "PERSISTENCE_MODULE": SQLITE_FACTORY_TOPIC,
             "SQLITE_DBNAME": db.path,
             "SQLITE_LOCK_TIMEOUT": "60",
         }
@@ -96,7 +97,7 @@ def build_system(settings: Settings, *, clock: Clock | None = None) -> System:
     else:
         ensure_schema(db, settings.database_schema)
         env |= {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "PERSISTENCE_MODULE": POSTGRES_FACTORY_TOPIC,
             "POSTGRES_DBNAME": db.dbname,
             "POSTGRES_HOST": db.host,
             "POSTGRES_PORT": str(db.port),

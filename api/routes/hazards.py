@@ -12,6 +12,7 @@ from fastapi import APIRouter, Header, Query, Response
 from api.auth import Principal, PrincipalDep, ServicesDep
 from api.errors import ApiError, forbidden
 from api.schemas import (
+    Clean,
     CommandDone,
     Extension,
     ExtensionDecision,
@@ -61,7 +62,7 @@ def expected_version(if_match: str | None) -> int | None:
     if if_match is None:
         return None
     text = if_match.strip().removeprefix("W/").strip('"')
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # "²".isdigit() is true, int("²") fails
         raise ApiError(
             422,
             "invalid_input",
@@ -123,15 +124,38 @@ def hazard_out(
 # -- filing and reading ------------------------------------------------------------------------
 
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="your own key for this filing: a retry with the same key and the same body"
+        " answers 200 with the first filing; the same key with a different body is refused"
+        " with 422",
+    ),
+    Clean,
+]
+
+
 @router.post(
     "",
     status_code=201,
     response_model=FiledOut,
-    responses={200: {"model": FiledOut, "description": "a repeat of an earlier client_ref"}},
+    responses={
+        200: {
+            "model": FiledOut,
+            "description": "a repeat of an earlier client_ref or Idempotency-Key",
+        }
+    },
     summary="File a finding (hazard, violation or problem)",
 )
 def file_hazard(
-    body: FileHazard, services: ServicesDep, principal: PrincipalDep, response: Response
+    body: FileHazard,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> FiledOut:
     if principal.role == "auditor":
         raise forbidden("auditors have read-only access", "审计人员只有只读权限")
@@ -148,6 +172,7 @@ def file_hazard(
         occurred_at=occurred_at,
         department=body.department,
         client_ref=body.client_ref,
+        idempotency_key=idempotency_key,
         actor=principal.actor,
         now=services.now(),
     )
@@ -163,11 +188,11 @@ def file_hazard(
 def list_hazards(
     services: ServicesDep,
     principal: PrincipalDep,
-    department: Annotated[str | None, Query(max_length=100)] = None,
+    department: Annotated[str | None, Query(max_length=100), Clean] = None,
     state: Annotated[str | None, Query(description=" | ".join(STATES))] = None,
     overdue: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-    cursor: Annotated[str | None, Query(max_length=40)] = None,
+    cursor: Annotated[str | None, Query(max_length=40), Clean] = None,
     as_of: AsOf = None,
     late: Annotated[
         bool | None, Query(description="only findings recorded long after they occurred")
@@ -183,7 +208,8 @@ def list_hazards(
         )
     before: int | None = None
     if cursor is not None:
-        if not cursor.isdigit():
+        # ASCII digits that fit a 64-bit integer (the store's column)
+        if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):
             raise ApiError(
                 422,
                 "invalid_input",

@@ -49,7 +49,18 @@ def tick(
     )
 
 
-@router.get("/healthz", response_model=Health, summary="Liveness and store reachability")
+@router.get(
+    "/healthz",
+    response_model=Health,
+    summary="Liveness and store reachability",
+    responses={
+        503: {
+            "model": Health,
+            "description": "the store is unreachable",
+            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+        }
+    },
+)
 def healthz(services: ServicesDep, response: Response) -> Health:
     try:
         statuses = services.runner.status()

@@ -12,6 +12,8 @@ from tests.conftest import T0
 from tests.e2e.conftest import Api
 from tests.e2e.test_loop import FINDING
 
+#: "²": str.isdigit() says yes, int() says no
+SUPER_2 = "²".encode("latin-1")
 NOTICE = {
     "responsible_person": "u1",
     "measures": "加强支护",
@@ -37,11 +39,21 @@ def cases(hid: str) -> list[tuple[str, str, Any, dict[str, str]]]:
         ("POST", "/api/v1/hazards", {**FINDING, "description": "险" * 10_001}, {}),
         ("POST", "/api/v1/hazards", {**FINDING, "description": ""}, {}),
         ("POST", "/api/v1/hazards", {**FINDING, "description": "   "}, {}),
+        ("POST", "/api/v1/hazards", {**FINDING, "description": "顶板\u0000离层"}, {}),
+        ("POST", "/api/v1/hazards", {**FINDING, "location": "K12\x07"}, {}),
+        ("POST", "/api/v1/hazards", {**FINDING, "client_ref": "a\x00"}, {}),
+        ("POST", "/api/v1/hazards", b"\xff\xfe{}", {"Content-Type": "application/json"}),
+        ("POST", "/api/v1/hazards", {**FINDING, "occurred_at": "0001-01-01T00:00:00Z"}, {}),
+        ("POST", "/api/v1/hazards", {**FINDING, "occurred_at": "9999-12-31T23:59:59Z"}, {}),
+        ("POST", "/api/v1/hazards", {**FINDING, "kind": "HAZARD"}, {}),
+        ("POST", "/api/v1/hazards", {**FINDING, "description": 42}, {}),
+        ("POST", "/api/v1/hazards", {**FINDING, "description": ["a"]}, {}),
         ("POST", "/api/v1/hazards", {**FINDING, "reporter": "ghost"}, {}),
         ("POST", "/api/v1/hazards", {**FINDING, "department": "NOPE"}, {}),
         ("POST", f"{h}/screen", {"grade": "huge", "department": "CM1"}, {}),
         ("POST", f"{h}/screen", {"grade": "general", "department": "NOPE"}, {}),
         ("POST", f"{h}/screen", {"grade": "general", "department": "CM1"}, {"If-Match": "v1"}),
+        ("POST", f"{h}/screen", {"grade": "general", "department": "CM1"}, {"If-Match": SUPER_2}),
         ("POST", f"{h}/fix-on-spot", {}, {}),
         ("POST", f"{h}/void", {"reason": 5}, {}),
         ("POST", f"{h}/merge", {"into": "not-a-uuid"}, {}),
@@ -67,6 +79,9 @@ def cases(hid: str) -> list[tuple[str, str, Any, dict[str, str]]]:
         ("GET", "/api/v1/hazards?limit=0", None, {}),
         ("GET", "/api/v1/hazards?limit=100000", None, {}),
         ("GET", "/api/v1/hazards?cursor=abc", None, {}),
+        ("GET", "/api/v1/hazards?cursor=²", None, {}),
+        ("GET", "/api/v1/hazards?cursor=99999999999999999999999", None, {}),
+        ("GET", "/api/v1/hazards?department=CM%001", None, {}),
         ("GET", "/api/v1/hazards?overdue=sometimes", None, {}),
         ("POST", "/api/v1/tick", {"now": "noon"}, {}),
         ("PUT", "/api/v1/org", "departments: [", {"Content-Type": "application/yaml"}),
@@ -85,8 +100,9 @@ def test_bad_input_gets_422_in_both_languages_and_records_nothing(api: Api) -> N
     hid = admin.post("/api/v1/hazards", json=FINDING).json()["id"]
     head = api.head()
     for method, path, body, headers in cases(hid):
-        if isinstance(body, str):
-            r = admin.request(method, path, content=body.encode(), headers=headers)
+        if isinstance(body, str | bytes):
+            raw = body.encode() if isinstance(body, str) else body
+            r = admin.request(method, path, content=raw, headers=headers)
         else:
             r = admin.request(method, path, json=body, headers=headers)
         assert r.status_code == 422, (method, path, body if len(str(body)) < 200 else "...", r.text)

@@ -293,3 +293,15 @@ def test_a_tick_for_a_past_instant_is_recorded_at_the_real_time(app: SafeLoop) -
     assert opinion.timestamp == real_now
     # so the item as of a moment before the real recording still shows it NOTICED
     assert app.hazard(hid, as_of=real_now - timedelta(seconds=1)).state == S.NOTICED
+
+
+def test_text_with_a_nul_character_is_refused_whatever_the_way_in(app: SafeLoop) -> None:
+    head = app.head()
+    with pytest.raises(InvalidCommand) as info:
+        file(app, description="顶板\x00离层")
+    assert info.value.field == "description"
+    bad = copy.deepcopy(ORG)
+    bad["people"][0]["name"] = "张\x00三"
+    with pytest.raises(InvalidCommand):
+        app.load_org(bad, actor="admin", now=T0)
+    assert app.head() == head
