@@ -3,7 +3,8 @@ and whether they read and acknowledged it — now, or as held at an instant."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query
@@ -60,8 +61,29 @@ def _may_read(principal: Principal, person: str) -> bool:
     return principal.is_admin or principal.actor == person or principal.role in READ_OTHERS
 
 
+def _visible(
+    services: Services, viewer: Principal, items: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Only items about findings the viewer may see now (e.g. a responsible person named
+    from another unit is told, but the item itself stays within the access rules)."""
+    ids = sorted({i["hazard_id"] for i in items if i["hazard_id"]})
+    seen: set[str] = set()
+    with services.store.read() as cur:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in cur.execute(
+                f"SELECT id, department, reporter FROM hazard_board WHERE id IN ({marks})",
+                chunk,
+            ).fetchall():
+                if viewer.can_see_department(row["department"]) or row["reporter"] == viewer.actor:
+                    seen.add(row["id"])
+    return [i for i in items if i["hazard_id"] is None or i["hazard_id"] in seen]
+
+
 def _inbox(
     services: Services,
+    viewer: Principal,
     person: str,
     as_of: AsOf,
     limit: int,
@@ -73,7 +95,7 @@ def _inbox(
         when is None or services.app.org(as_of=when).person(person) is None
     ):
         raise NotFound("person", person)
-    if cursor is not None and not cursor.isdigit():
+    if cursor is not None and not re.fullmatch(r"[0-9]{1,18}", cursor):
         raise ApiError(
             422,
             "invalid_input",
@@ -89,6 +111,8 @@ def _inbox(
         before=int(cursor) if cursor else None,
         unread=unread,
     )
+    if not viewer.sees_all:
+        items = _visible(services, viewer, items)
     return Inbox(
         person=person,
         as_of=iso(when),
@@ -119,7 +143,7 @@ def person_inbox(
         raise forbidden(
             "you may only read your own inbox", "只能查看本人的消息（审计和信息办除外）"
         )
-    return _inbox(services, person_id, as_of, limit, cursor, unread)
+    return _inbox(services, principal, person_id, as_of, limit, cursor, unread)
 
 
 @router.get("/api/v1/inbox", response_model=Inbox, summary="Your own inbox, newest first")
@@ -133,7 +157,7 @@ def my_inbox(
 ) -> Inbox:
     if principal.is_admin:
         return Inbox(person=principal.actor, as_of=None, items=[], next_cursor=None)
-    return _inbox(services, principal.actor, as_of, limit, cursor, unread)
+    return _inbox(services, principal, principal.actor, as_of, limit, cursor, unread)
 
 
 def _receipt(

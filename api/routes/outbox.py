@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -10,6 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import PrincipalDep, ServicesDep
 from api.errors import forbidden
 from projections import outbox
+from projections.notifications import CHANNELS
+
+State = Literal["pending", "sending", "sent", "dead", "skipped"]
+Channel = Literal[CHANNELS]  # type: ignore[valid-type]
+#: a dedup key: printable text only
+Key = Annotated[str, Field(min_length=1, max_length=400, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 router = APIRouter(prefix="/api/v1/outbox", tags=["outbox"])
 
@@ -19,7 +25,7 @@ READERS = frozenset({"info_office", "auditor"})
 class Retry(BaseModel):
     model_config = ConfigDict(extra="forbid")
     #: dedup keys to retry; omitted: every dead-lettered delivery
-    keys: Annotated[list[str], Field(max_length=1000)] | None = None
+    keys: Annotated[list[Key], Field(max_length=1000)] | None = None
 
 
 class Retried(BaseModel):
@@ -30,8 +36,8 @@ class Retried(BaseModel):
 def status(
     services: ServicesDep,
     principal: PrincipalDep,
-    state: Annotated[str | None, Query(description=" | ".join(outbox.STATES))] = None,
-    channel: Annotated[str | None, Query(max_length=40)] = None,
+    state: State | None = None,
+    channel: Channel | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     if not (principal.is_admin or principal.role in READERS):

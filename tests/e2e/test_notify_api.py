@@ -90,3 +90,27 @@ def test_digest_and_outbox_through_http(api: Api) -> None:
     assert worker.get("/api/v1/outbox").status_code == 403
     assert office.post("/api/v1/outbox/retry", json={}).status_code == 403
     assert ok(admin.post("/api/v1/outbox/retry", json={"keys": ["x|y|email"]})) == {"retried": 0}
+
+
+def test_an_inbox_shows_only_items_the_person_may_see(api: Api) -> None:
+    office = api.client(api.token("o1"))
+    hid = ok(
+        office.post(
+            "/api/v1/hazards", json={**FINDING, "reporter": "o1", "reporter_role": "inspector"}
+        ),
+        201,
+    )["id"]
+    ok(office.post(f"/api/v1/hazards/{hid}/screen", json={"grade": "general", "department": "TF"}))
+    notice = {
+        "responsible_person": "u1",
+        "measures": "补打锚索",
+        "funds": 0,
+        "deadline": iso(T0 + timedelta(days=2)),
+        "contingency": "撤人",
+    }
+    ok(office.post(f"/api/v1/hazards/{hid}/notice", json=notice))  # u1 is of CM1, not TF
+    assert ok(api.client(api.token("u1")).get("/api/v1/inbox"))["items"] == []
+    tf_head = ok(api.client(api.token("u2")).get("/api/v1/inbox"))["items"]
+    assert [(i["kind"], i["hazard_id"]) for i in tf_head] == [("notice", hid)]
+    audited = ok(api.client(api.token("au")).get("/api/v1/people/u1/inbox"))["items"]
+    assert [i["hazard_id"] for i in audited] == [hid]  # the auditor sees what was sent
