@@ -6,6 +6,7 @@ family); ``SafeLoop`` lists them as its bases, so every command shares one log.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 import time
@@ -13,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
@@ -34,6 +35,17 @@ from domain.sequence import NumberSequence
 from domain.site_visit import SiteVisitCommands
 
 NUMBER_PREFIX = {"hazard": "YH", "violation": "SW", "problem": "WT"}
+#: the fields of a filing (as given to Hazard.report)
+FILING_FIELDS = (
+    "kind",
+    "description",
+    "location",
+    "reporter",
+    "reporter_role",
+    "occurred_at",
+    "department",
+    "client_ref",
+)
 
 __all__ = ["CommandResult", "DueItems", "DueReminders", "SafeLoop", "TickResult"]
 
@@ -189,6 +201,105 @@ class SafeLoop(
         if existing is not None:
             return existing
         raise Contention()
+
+    def file_hazards(
+        self, filings: Sequence[Mapping[str, Any]], *, actor: str, now: datetime, attempts: int = 20
+    ) -> list[CommandResult | InvalidCommand]:
+        """File many findings in one transaction (a bulk import), one result per filing.
+
+        Each filing has the fields of :meth:`file_hazard` and must have a ``client_ref``: one
+        filed before (or earlier in ``filings``) gives its first filing (``created`` false);
+        one the domain refuses gives its :class:`InvalidCommand` and records nothing. The
+        findings take consecutive numbers of the day's counter, advanced in the same save.
+        """
+        org = self.org()
+        day = f"{self.policy.local_date(now):%Y%m%d}"
+        for attempt in range(attempts):
+            results: list[CommandResult | InvalidCommand | None] = [None] * len(filings)
+            new: list[tuple[int, Hazard]] = []
+            first: dict[UUID, int] = {}
+            with self._numbering:
+                sequence = self._sequence(f"hazard:{day}", now)
+                for i, filing in enumerate(filings):
+                    try:
+                        hazard_id = self._bulk_id(org, filing)
+                    except InvalidCommand as refused:
+                        results[i] = refused
+                        continue
+                    if hazard_id in first:
+                        continue  # the same client_ref twice: answered after the save
+                    first[hazard_id] = i
+                    existing = self._existing(hazard_id)
+                    if existing is not None:
+                        results[i] = existing
+                        continue
+                    prefix = NUMBER_PREFIX.get(filing["kind"], "YH")
+                    try:
+                        hazard = Hazard.report(
+                            hazard_id=hazard_id,
+                            number=f"{prefix}-{day}-{sequence.value + 1:04d}",
+                            actor=actor,
+                            now=now,
+                            **{key: filing.get(key) for key in FILING_FIELDS},  # type: ignore[arg-type]
+                        )
+                    except InvalidCommand as refused:
+                        results[i] = refused
+                        continue
+                    sequence.next(now)
+                    new.append((i, hazard))
+                if not new:
+                    return self._bulk_results(filings, results, first)
+                try:
+                    recordings = self.save(*(hazard for _, hazard in new), sequence)
+                except IntegrityError:
+                    pass  # the counter moved, or a client_ref was filed meanwhile: look again
+                else:
+                    position = position_of(recordings)
+                    for i, hazard in new:
+                        results[i] = CommandResult(
+                            hazard.id, hazard.state, hazard.version, position, True, hazard.number
+                        )
+                    return self._bulk_results(filings, results, first)
+            time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
+        raise Contention()
+
+    @staticmethod
+    def _bulk_id(org: Organisation, filing: Mapping[str, Any]) -> UUID:
+        reporter, department = filing.get("reporter"), filing.get("department")
+        if not filing.get("client_ref"):
+            raise InvalidCommand(
+                "client_ref",
+                "a client_ref is needed to import a finding",
+                "批量导入需要 client_ref",
+            )
+        if org.person(str(reporter)) is None:
+            raise InvalidCommand(
+                "reporter", f"unknown person {reporter!r}", f"未知人员“{reporter}”"
+            )
+        if department is not None and org.department(str(department)) is None:
+            raise InvalidCommand(
+                "department", f"unknown department {department!r}", f"未知部门“{department}”"
+            )
+        return hazard_id_for_client_ref(str(filing["client_ref"]))
+
+    @staticmethod
+    def _bulk_results(
+        filings: Sequence[Mapping[str, Any]],
+        results: list[CommandResult | InvalidCommand | None],
+        first: dict[UUID, int],
+    ) -> list[CommandResult | InvalidCommand]:
+        """Fill in the repeats of a client_ref within one batch from its first filing."""
+        done: list[CommandResult | InvalidCommand] = []
+        for i, result in enumerate(results):
+            if result is None:
+                earlier = results[first[hazard_id_for_client_ref(str(filings[i]["client_ref"]))]]
+                if isinstance(earlier, CommandResult):
+                    result = dataclasses.replace(earlier, position=None, created=False)
+                else:
+                    assert earlier is not None
+                    result = earlier
+            done.append(result)
+        return done
 
     def _existing(
         self, hazard_id: UUID, filing: Mapping[str, object] | None = None

@@ -160,6 +160,25 @@ def demo(
 # -- organisation ------------------------------------------------------------------------------
 
 
+@cli.command()
+def generate(
+    items: Annotated[int, typer.Option(min=1, help="findings to file")] = 1000,
+    days: Annotated[int, typer.Option(min=1, help="days of history, ending now")] = 30,
+    seed: Annotated[int, typer.Option(help="random seed")] = 1,
+) -> None:
+    """Write a synthetic but plausible history through the Application (for benchmarks):
+    every state, grades, departments, overdue periods, failed rechecks."""
+    from safeloop.generate import generate as simulate_history
+
+    with opened() as system:
+        with typer.progressbar(length=items, label="generating", file=sys.stderr) as bar:
+            done = simulate_history(system, items=items, days=days, seed=seed, progress=bar.update)
+        typer.echo(
+            f"{done.items} findings over {days} days: {done.events} events recorded"
+            f" ({done.skipped} simulated commands refused by the domain)"
+        )
+
+
 @org_cli.command("load")
 def org_load(
     file: Annotated[Path, typer.Argument(help="JSON or YAML organisation document")],
@@ -673,16 +692,43 @@ def import_(
         ),
     ],
 ) -> None:
-    """Import: 'import events FILE.jsonl' restores an event export into an empty store."""
-    if args[0] == "events":
-        if len(args) != 2:
-            fail("usage: safeloop import events FILE.jsonl")
+    """Import findings from a CSV or JSON-lines file ('import FILE'), or restore an event
+    export into an empty store ('import events FILE.jsonl')."""
+    if args[0] == "events" and len(args) == 2:
         _restore(Path(args[1]))
         return
-    fail(
-        "importing findings from a file is not available yet;"
-        " to restore a backup: safeloop import events FILE.jsonl"
-    )
+    if len(args) != 1:
+        fail("usage: safeloop import FILE (findings) | safeloop import events FILE.jsonl")
+    _import_findings(Path(args[0]))
+
+
+def _import_findings(path: Path) -> None:
+    """Rejected rows are reported, not fatal: the exit code is non-zero only when the import
+    could not run (no file, unreadable file, store unavailable)."""
+    from safeloop.findings_import import count_rows, import_findings
+
+    if not path.is_file():
+        fail(f"no such file: {path}")
+    with opened() as system:
+        try:
+            total = count_rows(path)
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            fail(f"cannot read {path}: {e}")
+            raise
+        with typer.progressbar(
+            length=max(total, 1), label="importing findings", file=sys.stderr
+        ) as bar:
+            summary = import_findings(system, path, actor=ADMIN_ACTOR, progress=bar.update)
+        system.runner.catch_up()
+        typer.echo(
+            f"{summary.read} row(s): {summary.created} filed,"
+            f" {summary.existing} already filed (same client_ref),"
+            f" {len(summary.rejected)} rejected"
+        )
+        for problem in summary.rejected[:50]:
+            typer.secho(f"  {problem}", fg=typer.colors.YELLOW, err=True)
+        if len(summary.rejected) > 50:
+            typer.secho(f"  ... and {len(summary.rejected) - 50} more", err=True)
 
 
 def _restore(path: Path) -> None:

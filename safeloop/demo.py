@@ -394,7 +394,7 @@ REPORTER_ROLE = {
 }
 
 
-def _filer(sim: _Sim, i: int) -> Callable[[datetime], None]:
+def _filer(sim: _Sim, i: int, ref: str = "demo") -> Callable[[datetime], None]:
     rng = sim.rng
     app = sim.system.app
     reporters = [p for p in demo_org()["people"] if p["role"] in REPORTER_ROLE]
@@ -420,7 +420,7 @@ def _filer(sim: _Sim, i: int) -> Callable[[datetime], None]:
             reporter_role=REPORTER_ROLE[reporter["role"]],
             occurred_at=now - timedelta(minutes=rng.randint(5, 90)),
             department=unit if rng.random() < 0.5 else None,
-            client_ref=f"demo-{i}",
+            client_ref=f"{ref}-{i}",
             actor=reporter["id"],
             now=now,
         )

@@ -51,7 +51,8 @@ def test_verify_seal_backup_and_restore(tmp_path: Path) -> None:
     assert "verify ok" in run(restored_env, "import", "events", str(backup))
     assert "not empty" in run(restored_env, "import", "events", str(backup), code=2)
     assert "ok:" in run(restored_env, "verify", "--seal", str(seal))
-    assert "not available yet" in run(restored_env, "import", "findings.csv", code=2)
+    # 'import FILE' imports findings (tests/e2e/test_cli_bulk.py); a missing file cannot run
+    assert "no such file" in run(restored_env, "import", "findings.csv", code=2)
     # documents: the list and a board as spreadsheets, a notice and an opinion as PDFs
     system = build_system(Settings(database_url=env["SAFELOOP_DATABASE_URL"]))
     try:
