@@ -58,7 +58,7 @@ STATE_AFTER: dict[type, str] = {
 
 class Boards(Projection):
     name = "boards"
-    tables = ("hazard_board", "hazard_board_history")
+    tables = ("hazard_board", "hazard_board_history", "hazard_board_counts")
 
     def ddl(self, dialect: str) -> list[str]:
         return [
@@ -79,6 +79,12 @@ class Boards(Projection):
             "CREATE INDEX IF NOT EXISTS hazard_board_state ON hazard_board (state, seq)",
             "CREATE INDEX IF NOT EXISTS hazard_board_number ON hazard_board (number)",
             "CREATE INDEX IF NOT EXISTS hazard_board_delay ON hazard_board (delay_seconds)",
+            "CREATE INDEX IF NOT EXISTS hazard_board_dept_seq ON hazard_board (department, seq)",
+            "CREATE INDEX IF NOT EXISTS hazard_board_reporter ON hazard_board (reporter, seq)",
+            # the board's counts by state, kept as counters (counting rows grows with history)
+            "CREATE TABLE IF NOT EXISTS hazard_board_counts ("
+            " department TEXT NOT NULL, state TEXT NOT NULL, n INTEGER NOT NULL,"
+            " PRIMARY KEY (department, state))",
             "CREATE TABLE IF NOT EXISTS hazard_board_history ("
             " id TEXT NOT NULL,"
             f" seq {bigint(dialect)} NOT NULL,"
@@ -110,6 +116,7 @@ class Boards(Projection):
                 f"SELECT * FROM hazard_board WHERE id IN ({marks})", chunk
             ).fetchall():
                 rows[row["id"]] = {c: row[c] for c in COLUMNS}
+        counted = {key: (row["department"], row["state"]) for key, row in rows.items()}
         versions: list[dict[str, Any]] = []  # one per event, for the temporal table
         open_in_batch: dict[str, dict[str, Any]] = {}
         closes: list[tuple[str | None, str]] = []
@@ -133,6 +140,7 @@ class Boards(Projection):
             f" ON CONFLICT (id) DO UPDATE SET {updates}",
             [tuple(row[c] for c in COLUMNS) for row in rows.values() if row],
         )
+        _count(cur, counted, rows)
         if closes:
             cur.executemany(
                 "UPDATE hazard_board_history SET valid_to = ? WHERE id = ? AND valid_to IS NULL",
@@ -192,6 +200,27 @@ def _reduce(row: dict[str, Any] | None, pos: int, e: Any) -> dict[str, Any]:
     return row
 
 
+def _count(
+    cur: Cursor, before: dict[str, tuple[str | None, str]], rows: dict[str, dict[str, Any]]
+) -> None:
+    """Move the changed items between the (department, state) counters."""
+    deltas: dict[tuple[str, str], int] = {}
+    for key, row in rows.items():
+        old, new = before.get(key), (row["department"], row["state"])
+        if old == new:
+            continue
+        for (department, state), sign in ((old, -1), (new, +1)) if old else ((new, +1),):
+            if department is not None:
+                deltas[(department, state)] = deltas.get((department, state), 0) + sign
+    cur.executemany(
+        "INSERT INTO hazard_board_counts (department, state, n) VALUES (?, ?, ?)"
+        " ON CONFLICT (department, state) DO UPDATE SET n = hazard_board_counts.n + excluded.n",
+        [(d, s, n) for (d, s), n in sorted(deltas.items()) if n],
+    )
+    # no empty counters: the table is then the same however the events were batched
+    cur.execute("DELETE FROM hazard_board_counts WHERE n = 0")
+
+
 def _chunks(values: Sequence[str], size: int) -> list[Sequence[str]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
 
@@ -240,12 +269,14 @@ def board(
     table, held, held_params = _source(as_of)
     where = " AND ".join(["department = ?", *held])
     with store.read() as cur:
+        counting = (
+            "SELECT state, n FROM hazard_board_counts WHERE department = ?"
+            if as_of is None
+            else f"SELECT state, COUNT(*) AS n FROM {table} WHERE {where} GROUP BY state"
+        )
         counts = {
             row["state"]: int(row["n"])
-            for row in cur.execute(
-                f"SELECT state, COUNT(*) AS n FROM {table} WHERE {where} GROUP BY state",
-                (department, *held_params),
-            ).fetchall()
+            for row in cur.execute(counting, (department, *held_params)).fetchall()
         }
         states = STATES if include_closed else tuple(s for s in STATES if s in OPEN_STATES)
         marks = ",".join("?" * len(states))
