@@ -108,7 +108,13 @@ def bench(name: str, env: dict[str, str], n: int) -> None:
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-c", SERVER.format(root=str(ROOT), port=port)],
-        env={**os.environ, **env, "SAFELOOP_ADMIN_TOKEN": TOKEN, "SAFELOOP_LOG_LEVEL": "WARNING"},
+        env={
+            **os.environ,
+            **env,
+            "SAFELOOP_ADMIN_TOKEN": TOKEN,
+            "SAFELOOP_LOG_LEVEL": "WARNING",
+            "SAFELOOP_SECRET_KEY": "bench-secret-key",
+        },
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -95,6 +95,27 @@ class AppBase(Application[UUID]):
             raise NotFound(what, str(aggregate_id))
         return aggregate
 
+    def replay_as_of(self, aggregate_id: UUID, as_of: datetime) -> Aggregate | None:
+        """The aggregate as recorded at ``as_of`` (None if it did not exist yet).
+
+        A long-lived aggregate is snapshotted every few events (``snapshotting_intervals``);
+        a snapshot's state was modified when its last event was recorded. Start from the latest
+        snapshot recorded by ``as_of`` and read only the events up to the next snapshot, so
+        the cost does not grow with the aggregate's history.
+        """
+        start: Aggregate | None = None
+        gt: int | None = None
+        lte: int | None = None
+        if self.snapshots is not None:
+            for snapshot in self.snapshots.get(aggregate_id, desc=True):
+                # (a snapshot's own timestamp is when it was taken: use its state's)
+                taken: Aggregate = snapshot.mutate(None)  # type: ignore[attr-defined]
+                if taken.modified_on <= as_of:
+                    start, gt = taken, snapshot.originator_version
+                    break
+                lte = snapshot.originator_version
+        return replay(self.events.get(aggregate_id, gt=gt, lte=lte), as_of, start)
+
     def head(self) -> int:
         """The highest notification id in the log (0 when empty)."""
         return self.recorder.max_notification_id() or 0
@@ -104,7 +125,7 @@ class AppBase(Application[UUID]):
     def org(self, as_of: datetime | None = None) -> Organisation:
         """The organisation now, or as it was recorded at ``as_of``."""
         if as_of is not None:
-            org = replay(self.events.get(ORGANISATION_ID), as_of)
+            org = self.replay_as_of(ORGANISATION_ID, as_of)
             if org is None:
                 return Organisation.found(SYSTEM_ACTOR, as_of)
             assert isinstance(org, Organisation)
@@ -183,9 +204,12 @@ def position_of(recordings: Iterable[Recording[UUID]]) -> int | None:
     return max(ids) if ids else None
 
 
-def replay(events: Iterator[Any] | Iterable[Any], as_of: datetime) -> Aggregate | None:
-    """An aggregate from its events recorded up to ``as_of`` (None if it did not exist yet)."""
-    aggregate = None
+def replay(
+    events: Iterator[Any] | Iterable[Any], as_of: datetime, start: Aggregate | None = None
+) -> Aggregate | None:
+    """An aggregate from its events recorded up to ``as_of`` (None if it did not exist yet),
+    from ``start`` (a snapshot's state) when given."""
+    aggregate = start
     for event in events:
         if event.timestamp > as_of:
             break

@@ -21,7 +21,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from domain.accounts import AccountCommands
-from domain.app_base import SYSTEM_ACTOR, AppBase, CommandResult, position_of, replay
+from domain.app_base import SYSTEM_ACTOR, AppBase, CommandResult, position_of
 from domain.cases import CaseCommands
 from domain.credentials import CredentialCommands
 from domain.digest import DigestCommands
@@ -92,7 +92,8 @@ class SafeLoop(
     """The one application of a site; its events live in one log (``safeloop_events``)."""
 
     name = "SafeLoop"
-    snapshotting_intervals = {Organisation: 50, NumberSequence: 100}  # noqa: RUF012
+    #: long-lived items are snapshotted too, so "as of" stays fast (AppBase.replay_as_of)
+    snapshotting_intervals = {Organisation: 50, NumberSequence: 100, Hazard: 50}  # noqa: RUF012
 
     def __init__(
         self,
@@ -617,7 +618,7 @@ class SafeLoop(
         """The item now, or as it was recorded at ``as_of``."""
         if as_of is None:
             return self._get(Hazard, hazard_id, "hazard")
-        hazard = replay(self.events.get(hazard_id), as_of)
+        hazard = self.replay_as_of(hazard_id, as_of)
         if not isinstance(hazard, Hazard):
             raise NotFound("hazard", str(hazard_id))
         return hazard

@@ -17,7 +17,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.persistence import IntegrityError
 
-from domain.app_base import SYSTEM_ACTOR, AppBase, CommandResult, position_of, replay
+from domain.app_base import SYSTEM_ACTOR, AppBase, CommandResult, position_of
 from domain.case import AUTO_KIND, Case, Gate
 from domain.errors import Contention, InvalidCommand, NotFound, VersionConflict
 from domain.hazard import Hazard
@@ -381,7 +381,7 @@ class CaseCommands(AppBase):
         """The case now, or as it was recorded at ``as_of``."""
         if as_of is None:
             return self._get(Case, case_id, "case")
-        case = replay(self.events.get(case_id), as_of)
+        case = self.replay_as_of(case_id, as_of)
         if not isinstance(case, Case):
             raise NotFound("case", str(case_id))
         return case
@@ -400,7 +400,7 @@ class CaseCommands(AppBase):
             if as_of is None:
                 hazard = self._get(Hazard, UUID(hazard_id), "hazard")
             else:
-                found = replay(self.events.get(UUID(hazard_id)), as_of)
+                found = self.replay_as_of(UUID(hazard_id), as_of)
                 if not isinstance(found, Hazard):
                     continue
                 hazard = found
