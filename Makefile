@@ -44,8 +44,12 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# every figure as measured / baseline, small sizes by default (a few minutes);
+# BENCH_SCALE=20 multiplies every script's default size (each script's --size sets one)
+BENCH_SCALE ?= 1
 bench: $(STAMP)
-	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in bench/[!_]*.py; do echo "== $$script"; \
+		$(BIN)/python $$script --scale $(BENCH_SCALE) || exit 1; done
 
 # refresh the pages' message catalogues after changing texts (then translate the new entries)
 messages: $(STAMP)

@@ -36,11 +36,17 @@ T0 = datetime(2026, 11, 2, tzinfo=UTC)
 
 def arguments(doc: str, size: int, what: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
-    parser.add_argument("--size", type=int, default=size, help=f"{what} (default {size:,})")
+    parser.add_argument("--size", type=int, default=None, help=f"{what} (default {size:,})")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="multiply the default size (make BENCH_SCALE=)"
+    )
     parser.add_argument(
         "--stores", default="sqlite,postgres", help="which stores (default sqlite,postgres)"
     )
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.size is None:
+        args.size = max(1, int(size * args.scale))
+    return args
 
 
 def postgres_reachable() -> bool:

@@ -7,7 +7,7 @@ transaction (what a naive subscriber does) over the first events; catch-up — t
 configured, from an empty read-model state to the head; rebuild — ``projections rebuild``
 (drop every read model's tables, then catch up). Goal: ≥ 20,000 events/s on PostgreSQL.
 
-    .venv/bin/python bench/catchup.py [--size EVENTS]     # default 100,000
+    .venv/bin/python bench/catchup.py [--size EVENTS]     # default 30,000
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from projections.runner import ProjectionRunner
 from safeloop.generate import generate
 from safeloop.settings import Settings
 
-BASELINE_EVENTS = 2000
+BASELINE_EVENTS = 500
 
 
 def bench(name: str, settings: Settings, n: int) -> None:
@@ -62,7 +62,7 @@ def bench(name: str, settings: Settings, n: int) -> None:
 
 
 def main() -> None:
-    args = arguments(__doc__ or "", 100_000, "events in the log")
+    args = arguments(__doc__ or "", 30_000, "events in the log")
     for kind in stores(args):
         with store_settings(kind) as settings:
             if settings is not None:

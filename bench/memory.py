@@ -6,7 +6,7 @@ server started on the same store grown to N events (copies of that history under
 straight into the log), after its read models caught up with all of them (from zero) and the
 same round of requests. Goal: flat, < 300 MB RSS.
 
-    .venv/bin/python bench/memory.py [--size EVENTS]     # default 200,000
+    .venv/bin/python bench/memory.py [--size EVENTS]     # default 30,000
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def bench(name: str, settings: Settings, n: int) -> None:
 
 
 def main() -> None:
-    args = arguments(__doc__ or "", 200_000, "events in the log")
+    args = arguments(__doc__ or "", 30_000, "events in the log")
     for kind in stores(args):
         with store_settings(kind) as settings:
             if settings is not None:

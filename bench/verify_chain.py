@@ -4,7 +4,7 @@ Fills a fresh store (SQLite file, and PostgreSQL when reachable) with N stored e
 from a real filing's bytes (distinct ids), then times: a plain scan of the log (the
 baseline), building the chain (the runner, as it follows the log) and verify.
 
-    .venv/bin/python bench/verify_chain.py [N]      # default 1,000,000
+    .venv/bin/python bench/verify_chain.py [--size N | --scale F]     # default 50,000
 """
 
 from __future__ import annotations
@@ -97,7 +97,14 @@ def bench(name: str, settings: Settings, n: int) -> None:
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    import argparse
+
+    parser = argparse.ArgumentParser(description="audit chain build and verify")
+    parser.add_argument("n", nargs="?", type=int, help="events (default 50,000)")
+    parser.add_argument("--size", type=int, help="events (default 50,000)")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply the default")
+    args = parser.parse_args()
+    n = args.size or args.n or max(1, int(50_000 * args.scale))
     with tempfile.TemporaryDirectory() as tmp:
         bench("sqlite", Settings(database_url=f"sqlite:///{tmp}/bench.db"), n)
     try:

@@ -230,7 +230,9 @@ class SafeLoop(
                     if hazard_id in first:
                         continue  # the same client_ref twice: answered after the save
                     first[hazard_id] = i
-                    existing = self._existing(hazard_id)
+                    # one cheap look first: most imported findings are new
+                    known = self.recorder.select_events(hazard_id, limit=1)
+                    existing = self._existing(hazard_id) if known else None
                     if existing is not None:
                         results[i] = existing
                         continue

@@ -106,10 +106,12 @@ class Scorecards(Projection):
         ]
 
     def apply(self, cur: Cursor, items: Sequence[Item]) -> None:
+        # the batch's findings, read once (kept up to date below) rather than once per event
+        known = _known_items(cur, [e for _, e in items if isinstance(e, Hazard.Event)])
         for pos, e in items:
             facts = _Facts(pos, iso(e.timestamp) or "")
             if isinstance(e, Hazard.Event):
-                self._hazard(cur, e, facts)
+                self._hazard(cur, e, facts, known)
             elif isinstance(e, Case.Event):
                 self._case(cur, e, facts)
             facts.write(cur)
@@ -119,14 +121,12 @@ class Scorecards(Projection):
 
     # -- findings ----------------------------------------------------------------------------
 
-    def _hazard(self, cur: Cursor, e: Any, facts: _Facts) -> None:
+    def _hazard(self, cur: Cursor, e: Any, facts: _Facts, known: dict[str, dict[str, Any]]) -> None:
         hazard_id = str(e.originator_id)
         if isinstance(e, Hazard.Reported):
-            self._reported(cur, e, facts)
+            known[hazard_id] = self._reported(cur, e, facts)
             return
-        item = cur.execute(
-            "SELECT * FROM scorecard_items WHERE hazard_id = ?", (hazard_id,)
-        ).fetchone()
+        item = known.get(hazard_id)
         assert item is not None, f"event {type(e).__name__} for an unknown item"
         department = item["department"]
         when = self.month(e.occurred_at)
@@ -138,12 +138,14 @@ class Scorecards(Projection):
                     "UPDATE scorecard_items SET department = ? WHERE hazard_id = ?",
                     (e.department, hazard_id),
                 )
+                item["department"] = e.department
             facts.add(e.department, when, "screened")
             return
         if isinstance(e, Hazard.Voided | Hazard.Merged):
             if item["is_repeat"] and not item["gone"] and department:
                 facts.add(department, item["month"], "repeats", -1)
             cur.execute("UPDATE scorecard_items SET gone = 1 WHERE hazard_id = ?", (hazard_id,))
+            item["gone"] = 1
             return
         if department is None:
             return
@@ -158,7 +160,7 @@ class Scorecards(Projection):
             if e.on_time_extended:
                 facts.add(department, when, "closed_on_time_extended")
 
-    def _reported(self, cur: Cursor, e: Any, facts: _Facts) -> None:
+    def _reported(self, cur: Cursor, e: Any, facts: _Facts) -> dict[str, Any]:
         place = location_key(e.location)
         category = category_key(e.kind, e.description)
         earlier = cur.execute(
@@ -182,6 +184,7 @@ class Scorecards(Projection):
             tuple(item.values()),
         )
         _standing(facts, item, e.department, +1)
+        return item
 
     # -- cases -------------------------------------------------------------------------------
 
@@ -257,6 +260,19 @@ def _standing(facts: _Facts, item: Any, department: str | None, sign: int) -> No
         facts.add(department, item["month"], "violations", sign)
     if item["is_repeat"] and not item["gone"]:
         facts.add(department, item["month"], "repeats", sign)
+
+
+def _known_items(cur: Cursor, events: Sequence[Any]) -> dict[str, dict[str, Any]]:
+    ids = sorted({str(e.originator_id) for e in events if not isinstance(e, Hazard.Reported)})
+    known: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in cur.execute(
+            f"SELECT * FROM scorecard_items WHERE hazard_id IN ({marks})", chunk
+        ).fetchall():
+            known[row["hazard_id"]] = dict(row)
+    return known
 
 
 class _Facts:

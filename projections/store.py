@@ -54,8 +54,11 @@ class ViewStore(ABC):
     dialect: str
 
     @abstractmethod
-    def write(self) -> Any:
-        """Context manager: a cursor in one write transaction (committed on success)."""
+    def write(self, *, pipelined: bool = False) -> Any:
+        """Context manager: a cursor in one write transaction (committed on success).
+
+        ``pipelined``: statements whose results are not read are sent without waiting for
+        each answer (PostgreSQL's pipeline mode; SQLite has no round trips to save)."""
 
     @abstractmethod
     def read(self) -> Any:
@@ -129,7 +132,7 @@ class SQLiteViewStore(ViewStore):
         return conn
 
     @contextmanager
-    def write(self) -> Iterator[Cursor]:
+    def write(self, *, pipelined: bool = False) -> Iterator[Cursor]:
         conn = self._conn()
         # IMMEDIATE takes the write lock now (waiting up to busy_timeout), so a read
         # followed by a write in this transaction can never fail with "database is locked".
@@ -168,8 +171,11 @@ def _pg_sql(sql: str) -> str:
 
 
 class _PgCursor(Cursor):
-    def __init__(self, cur: psycopg.Cursor[dict[str, Any]]) -> None:
+    def __init__(
+        self, cur: psycopg.Cursor[dict[str, Any]], pipeline: psycopg.Pipeline | None = None
+    ) -> None:
         self._cur = cur
+        self._pipeline = pipeline
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         self._cur.execute(_pg_sql(sql), params)
@@ -186,6 +192,8 @@ class _PgCursor(Cursor):
 
     @property
     def rowcount(self) -> int:
+        if self._pipeline is not None:
+            self._pipeline.sync()  # the count is known once the statement's answer is in
         return self._cur.rowcount
 
 
@@ -224,9 +232,14 @@ class PostgresViewStore(ViewStore):
         self.pool.open(wait=False)
 
     @contextmanager
-    def write(self) -> Iterator[Cursor]:
-        with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            yield _PgCursor(cur)
+    def write(self, *, pipelined: bool = False) -> Iterator[Cursor]:
+        with self.pool.connection() as conn:
+            if not pipelined:
+                with conn.transaction(), conn.cursor() as cur:
+                    yield _PgCursor(cur)
+                return
+            with conn.pipeline() as pipeline, conn.transaction(), conn.cursor() as cur:
+                yield _PgCursor(cur, pipeline)
 
     @contextmanager
     def read(self) -> Iterator[Cursor]:

@@ -209,11 +209,11 @@ def _fail_writes(system: System, times: int) -> None:
     original = store.write
     remaining = [times]
 
-    def failing() -> Any:
+    def failing(**kwargs: Any) -> Any:
         if remaining[0] > 0:
             remaining[0] -= 1
             raise sqlite3.OperationalError("disk I/O error (injected)")
-        return original()
+        return original(**kwargs)
 
     store.write = failing  # type: ignore[method-assign]
 
