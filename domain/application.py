@@ -35,6 +35,8 @@ from domain.sequence import NumberSequence
 from domain.site_visit import SiteVisitCommands
 
 NUMBER_PREFIX = {"hazard": "YH", "violation": "SW", "problem": "WT"}
+#: overdue items a tick handles in one save
+TICK_SAVE_SIZE = 50
 #: the fields of a filing (as given to Hazard.report)
 FILING_FIELDS = (
     "kind",
@@ -513,9 +515,19 @@ class SafeLoop(
         process changed the item at the same moment (it will have done the work, or the
         next tick will).
         """
+        aggregates = self._overdue_changes(hazard_id, now)
+        if not aggregates:
+            return None
+        hazard, *others = aggregates
+        assert isinstance(hazard, Hazard)
+        return self._save(hazard, *others)
+
+    def _overdue_changes(self, hazard_id: UUID, now: datetime) -> list[Aggregate]:
+        """The item with its handling opinion and re-notice (and the case it opens, if it
+        reached the case level), not yet saved; empty when there is nothing to do."""
         hazard = self._get(Hazard, hazard_id, "hazard")
         if not hazard.is_overdue_at(now):
-            return None
+            return []
         org = self.org()
         level = hazard.escalation_level + 1
         new_deadline = self.policy.renotice_deadline(now)
@@ -529,9 +541,42 @@ class SafeLoop(
             case_level=self.policy.case_level,
         )
         if not done:
-            return None
+            return []
         # reaching the case level opens the item's case in the same save (exactly one case)
-        return self._save(hazard, *self._cases_for_flagged(hazard, now))
+        return [hazard, *self._cases_for_flagged(hazard, now)]
+
+    def _handle_overdue_together(
+        self, hazard_ids: Sequence[UUID], now: datetime, result: TickResult
+    ) -> None:
+        """``handle_overdue`` for several items, saved in one transaction. If that save
+        conflicts (another scheduler got there first for one of them), nothing of it was
+        recorded, and each item is handled again on its own — the outcome of handling them
+        one by one."""
+        ready: list[tuple[UUID, list[Aggregate]]] = []
+        for hazard_id in hazard_ids:
+            try:
+                aggregates = self._overdue_changes(hazard_id, now)
+            except NotFound:
+                continue
+            if aggregates:
+                ready.append((hazard_id, aggregates))
+        if not ready:
+            return
+        try:
+            self.save(*(a for _, aggregates in ready for a in aggregates))
+        except IntegrityError:
+            for hazard_id, _ in ready:
+                try:
+                    if self.handle_overdue(hazard_id, now) is not None:
+                        result.renoticed += 1
+                        result.renoticed_ids.append(hazard_id)
+                except VersionConflict:
+                    result.conflicts += 1
+                except NotFound:
+                    continue
+            return
+        result.renoticed += len(ready)
+        result.renoticed_ids += [hazard_id for hazard_id, _ in ready]
 
     def _opinion(
         self, hazard: Hazard, level: int, new_deadline: datetime, org: Organisation
@@ -578,16 +623,14 @@ class SafeLoop(
         if self.due_items is None:
             raise RuntimeError("tick needs the deadlines read model (due_items)")
         result = TickResult(now=now)
+        chunk: list[UUID] = []
         for hazard_id in self._due(self.due_items.due, now, batch_size):
             result.checked += 1
-            try:
-                if self.handle_overdue(hazard_id, now) is not None:
-                    result.renoticed += 1
-                    result.renoticed_ids.append(hazard_id)
-            except VersionConflict:
-                result.conflicts += 1
-            except NotFound:
-                continue
+            chunk.append(hazard_id)
+            if len(chunk) >= TICK_SAVE_SIZE:
+                self._handle_overdue_together(chunk, now, result)
+                chunk = []
+        self._handle_overdue_together(chunk, now, result)
         reminders = self.due_reminders.due_reminders if self.due_reminders else None
         for hazard_id in self._due(reminders, now, batch_size) if reminders else ():
             try:

@@ -2,7 +2,7 @@
 
 One runner serves every read model and works on both stores: it reads a batch of
 notifications once, and applies to each read model the part it has not yet seen, in one
-transaction per read model per batch, with the tracking position updated in that same
+transaction per batch, with each read model's tracking position updated in that same
 transaction. It polls, and is woken after each local save (SQLite cannot subscribe) and by
 PostgreSQL's NOTIFY. When the store goes away it backs off and retries until it is back.
 
@@ -31,7 +31,7 @@ from tenacity import (
 
 from domain.application import SafeLoop
 from projections.base import Item, Projection, RawItem
-from projections.store import UNAVAILABLE_ERRORS, PostgresViewStore, ViewStore
+from projections.store import UNAVAILABLE_ERRORS, Cursor, PostgresViewStore, ViewStore
 from projections.timefmt import iso
 
 log = logging.getLogger("safeloop.projections")
@@ -146,34 +146,38 @@ class ProjectionRunner:
         raw: list[RawItem] = [(n.id, n, self.app.mapper.to_domain_event(n)) for n in notifications]
         items: list[Item] = [(position, event) for position, _, event in raw]
         last = items[-1][0]
-        for projection in self.projections:
-            if positions[projection.name] < last:
+        behind = [p for p in self.projections if positions[p.name] < last]
+        # One transaction for the batch across the read models (one commit, one flush to
+        # disk, instead of one per read model); each tracking row still moves with its rows.
+        # Pipelined: the many small writes go out without a round trip each.
+        with self.store.write(pipelined=True) as cur:
+            for projection in behind:
                 positions[projection.name] = self._apply(
-                    projection, raw if projection.raw else items
+                    cur, projection, raw if projection.raw else items
                 )
         self._publish(positions)
         return len(items)
 
-    def _apply(self, projection: Projection, items: Sequence[Item] | Sequence[RawItem]) -> int:
-        # pipelined: a read model's many small writes go out without a round trip each
-        with self.store.write(pipelined=True) as cur:
-            row = cur.execute(
-                "SELECT position FROM projection_tracking WHERE name = ?" + self.store.for_update(),
-                (projection.name,),
-            ).fetchone()
-            position = int(row["position"]) if row else 0
-            todo = [item for item in items if item[0] > position]
-            if not todo:
-                return position
-            if projection.raw:
-                projection.apply_raw(cur, todo)  # type: ignore[arg-type]
-            else:
-                projection.apply(cur, todo)  # type: ignore[arg-type]
-            position = todo[-1][0]
-            cur.execute(
-                "UPDATE projection_tracking SET position = ?, updated_at = ? WHERE name = ?",
-                (position, iso(datetime.now(UTC)), projection.name),
-            )
+    def _apply(
+        self, cur: Cursor, projection: Projection, items: Sequence[Item] | Sequence[RawItem]
+    ) -> int:
+        row = cur.execute(
+            "SELECT position FROM projection_tracking WHERE name = ?" + self.store.for_update(),
+            (projection.name,),
+        ).fetchone()
+        position = int(row["position"]) if row else 0
+        todo = [item for item in items if item[0] > position]
+        if not todo:
+            return position
+        if projection.raw:
+            projection.apply_raw(cur, todo)  # type: ignore[arg-type]
+        else:
+            projection.apply(cur, todo)  # type: ignore[arg-type]
+        position = todo[-1][0]
+        cur.execute(
+            "UPDATE projection_tracking SET position = ?, updated_at = ? WHERE name = ?",
+            (position, iso(datetime.now(UTC)), projection.name),
+        )
         return position
 
     def _publish(self, positions: dict[str, int]) -> None:
