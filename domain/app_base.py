@@ -126,13 +126,25 @@ class AppBase(Application[UUID]):
         gt: int | None = None
         lte: int | None = None
         if self.snapshots is not None:
-            for snapshot in self.snapshots.get(aggregate_id, desc=True):
-                # (a snapshot's own timestamp is when it was taken: use its state's)
+            # binary search: the last snapshot whose state was recorded by ``as_of`` (a
+            # snapshot's own timestamp is when it was taken, so its state's is used)
+            stored = self.snapshots.recorder.select_events(aggregate_id)
+            lo, hi = 0, len(stored)
+            if stored:  # most often the latest one will do
+                latest: Aggregate = self.snapshots.mapper.to_domain_event(stored[-1]).mutate(None)  # type: ignore[attr-defined]
+                if latest.modified_on <= as_of:
+                    start, gt, lo = latest, stored[-1].originator_version, len(stored)
+            while lo < hi:
+                mid = (lo + hi) // 2
+                snapshot = self.snapshots.mapper.to_domain_event(stored[mid])
                 taken: Aggregate = snapshot.mutate(None)  # type: ignore[attr-defined]
                 if taken.modified_on <= as_of:
-                    start, gt = taken, snapshot.originator_version
-                    break
-                lte = snapshot.originator_version
+                    start, gt = taken, stored[mid].originator_version
+                    lo = mid + 1
+                else:
+                    hi = mid
+            if lo < len(stored):
+                lte = stored[lo].originator_version
         return replay(self.events.get(aggregate_id, gt=gt, lte=lte), as_of, start)
 
     def head(self) -> int:
