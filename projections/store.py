@@ -177,12 +177,19 @@ class _PgCursor(Cursor):
         self._cur = cur
         self._pipeline = pipeline
 
+    def _fresh(self) -> psycopg.Cursor[dict[str, Any]]:
+        """In pipeline mode each statement gets its own cursor, so a fetch reads the answer
+        to its own statement, never one still queued before it."""
+        if self._pipeline is not None:
+            self._cur = self._cur.connection.cursor()
+        return self._cur
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
-        self._cur.execute(_pg_sql(sql), params)
+        self._fresh().execute(_pg_sql(sql), params)
         return self
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._cur.executemany(_pg_sql(sql), rows)
+        self._fresh().executemany(_pg_sql(sql), rows)
 
     def fetchone(self) -> Row | None:
         return self._cur.fetchone()
