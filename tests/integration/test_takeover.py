@@ -105,4 +105,3 @@ def wait_for(condition: object, what: str, seconds: float = 30) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
-
