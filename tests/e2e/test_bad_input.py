@@ -126,7 +126,9 @@ def test_oversized_bodies_get_413(api: Api) -> None:
 def test_text_is_stored_exactly(api: Api) -> None:
     """On both stores: in the event store (the item) and in the read models (the list)."""
     admin = api.client()
-    text = "  混合 scripts: Ünïcödé, عربى, 日本語, emoji 👷‍♂️⛑️, tabs\tand\nnewlines  " + "险" * 9000
+    mixed = "  混合 scripts: Ünïcödé, عربى, 日本語, emoji 👷‍♂️⛑️, tabs\tand\nnewlines  "
+    text = mixed + "险" * (10_000 - len(mixed))  # the longest description allowed
+    assert len(text) == 10_000
     place = "𠀋 1301回风顺槽 Ⅱ号 🚧 «Zone-B» — ק"
     filed = admin.post("/api/v1/hazards", json={**FINDING, "description": text, "location": place})
     assert filed.status_code == 201
