@@ -7,7 +7,7 @@ merged) and old inbox messages (read): the read-model rows of the finished items
 under fresh ids and earlier positions (what the projections would have written for them) —
 and each query is timed again. Goal: p99 < 20 ms and flat (ratio near 1).
 
-    .venv/bin/python bench/queries.py [--size ITEMS]     # default 200,000
+    .venv/bin/python bench/queries.py [--size ITEMS]     # default 100,000
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def bench(name: str, settings: Settings, n: int) -> None:
 
 
 def main() -> None:
-    args = arguments(__doc__ or "", 200_000, "items after growing")
+    args = arguments(__doc__ or "", 100_000, "items after growing")
     for kind in stores(args):
         with store_settings(kind) as settings:
             if settings is not None:
