@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 #: what an inbox item is about
 KINDS = ("notice", "copy", "reminder", "escalation", "case_flag", "digest")
+#: templates not about one finding (no item lines in the body)
+NOT_ITEMS = frozenset({"digest", "certificate_reminder"})
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,9 @@ TITLES: dict[str, dict[str, str]] = {
         "已重新下达整改通知，新期限 {deadline}",
         "case_flag": "【问责提示】{number} {location}：逾期督办已升至 {level} 级，应立案问责",
         "digest": "【安全信息日报】{day}：新增 {new} 项，关闭 {closed} 项，逾期 {overdue} 项",
+        "urgent_timer": "【紧急·响应超时】{number} {location}：“{timer}”应于 {due} 前完成，已超时",
+        "certificate_reminder": "【证书到期提醒】{holder}的{certificate_type}（证号"
+        " {certificate_number}）将于 {deadline} 到期（提前 {offset_days} 天提醒）",
     },
     "en": {
         "notice": "[Rectification notice] {number} at {location}: {description}; due {deadline}",
@@ -52,6 +57,10 @@ TITLES: dict[str, dict[str, str]] = {
         "case_flag": "[Accountability] {number} at {location}: escalated to level {level};"
         " an accountability case is due",
         "digest": "[Daily safety digest] {day}: {new} new, {closed} closed, {overdue} overdue",
+        "urgent_timer": "[Urgent, response late] {number} at {location}: '{timer}' was due"
+        " by {due}",
+        "certificate_reminder": "[Certificate expiring] {holder}: {certificate_type}"
+        " (no. {certificate_number}) expires {deadline} (in {offset_days} days)",
     },
 }
 
@@ -95,11 +104,17 @@ def render(template: str, language: str, facts: Mapping[str, Any], zone: ZoneInf
         "new": facts.get("new", 0),
         "closed": facts.get("closed", 0),
         "overdue": facts.get("overdue", 0),
+        "timer": facts.get("timer") or "",
+        "due": _when(facts.get("due"), zone),
+        "holder": facts.get("holder") or "",
+        "certificate_type": facts.get("certificate_type") or "",
+        "certificate_number": facts.get("certificate_number") or "",
+        "offset_days": _hours(float(facts.get("offset_days") or 0)),
     }
     title = TITLES[lang][template].format(**values)
     labels = LABELS[lang]
     lines = [title, ""]
-    if template != "digest":
+    if template not in NOT_ITEMS:
         department = facts.get("department_name_en" if lang == "en" else "department_name")
         lines += [
             f"{labels['number']}: {values['number']}",
