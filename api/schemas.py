@@ -66,6 +66,8 @@ class FileHazard(Strict):
     occurred_at: Instant
     department: Id | None = None
     client_ref: Annotated[str, Field(min_length=1, max_length=200), Clean] | None = None
+    #: phoned in to the dispatch room: the policy's response timers start (urgent path)
+    urgent: bool = False
 
 
 class Screen(Strict):
@@ -152,6 +154,16 @@ class NoticeOut(BaseModel):
     issued_at: str
 
 
+class TimerOut(BaseModel):
+    """An urgent item's response timer."""
+
+    name: str
+    due: str
+    met_at: str | None
+    #: ran out unmet and was escalated
+    escalated: bool
+
+
 class HazardOut(BaseModel):
     id: UUID
     number: str
@@ -179,6 +191,11 @@ class HazardOut(BaseModel):
     allowed: list[str]
     version: int
     as_of: str | None = None
+    urgent: bool = False
+    #: an urgent item's response timers: ``{name, due, met_at, escalated}``
+    timers: list[TimerOut] = []
+    #: what an automatic finding came from (a checklist run's line, a lapsed certificate)
+    sources: list[dict[str, Any]] = []
 
 
 class HistoryEntry(BaseModel):
@@ -235,6 +252,9 @@ class Board(BaseModel):
     counts: dict[str, int]
     items: list[BoardItem]
     as_of: str | None = None
+    #: work faces of the department with no pre-shift checklist run before the current shift
+    #: began: ``{work_face, template, shift_start, late_run}`` (absent when viewed as of)
+    missing_checklists: list[dict[str, Any]] = []
 
 
 class TickDone(BaseModel):
@@ -242,6 +262,10 @@ class TickDone(BaseModel):
     checked: int
     renoticed: int
     conflicts: int
+    reminded: int = 0
+    timers_escalated: int = 0
+    certificate_reminders: int = 0
+    certificate_violations: int = 0
 
 
 class OrgLoaded(BaseModel):

@@ -153,6 +153,7 @@ def _template_row(row: dict[str, Any]) -> dict[str, Any]:
 def runs(
     store: ViewStore,
     *,
+    run_id: str | None = None,
     department: str | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
@@ -161,6 +162,9 @@ def runs(
     """Runs, latest shift first."""
     where: list[str] = []
     params: list[Any] = []
+    if run_id is not None:
+        where.append("id = ?")
+        params.append(run_id)
     if department is not None:
         where.append("department = ?")
         params.append(department)
