@@ -88,6 +88,14 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
+#: the default urgent timers' names in Chinese (others show as configured)
+TIMER_NAMES_ZH = {
+    "acknowledged": "接警响应",
+    "responsible": "责任人到位",
+    "first_measure": "首项措施",
+}
+
+
 def render(template: str, language: str, facts: Mapping[str, Any], zone: ZoneInfo) -> Message:
     """The title and body of one message in ``language`` (zh unless it is ``en``)."""
     lang = "en" if language == "en" else "zh"
@@ -104,7 +112,9 @@ def render(template: str, language: str, facts: Mapping[str, Any], zone: ZoneInf
         "new": facts.get("new", 0),
         "closed": facts.get("closed", 0),
         "overdue": facts.get("overdue", 0),
-        "timer": facts.get("timer") or "",
+        "timer": (TIMER_NAMES_ZH.get(facts.get("timer") or "") if lang == "zh" else None)
+        or facts.get("timer")
+        or "",
         "due": _when(facts.get("due"), zone),
         "holder": facts.get("holder") or "",
         "certificate_type": facts.get("certificate_type") or "",

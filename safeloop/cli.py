@@ -37,6 +37,8 @@ seal_cli = typer.Typer(help="Seals of the audit hash chain: print or export one 
 visits_cli = typer.Typer(help="Site visits (who was where and when), for the 24-hour rule.")
 export_cli = typer.Typer(help="Export: the event log (backup), lists, boards and documents.")
 user_cli = typer.Typer(help="Web logins (passwords) for people.")
+certificates_cli = typer.Typer(help="People's certificates (training records).")
+checklists_cli = typer.Typer(help="Pre-shift checklist templates (versioned data).")
 cli.add_typer(org_cli, name="org")
 cli.add_typer(token_cli, name="token")
 cli.add_typer(projections_cli, name="projections")
@@ -45,6 +47,8 @@ cli.add_typer(seal_cli, name="seal")
 cli.add_typer(export_cli, name="export")
 cli.add_typer(user_cli, name="user")
 cli.add_typer(outbox_cli, name="outbox")
+cli.add_typer(certificates_cli, name="certificates")
+cli.add_typer(checklists_cli, name="checklists")
 
 ADMIN_ACTOR = "admin"
 STARTUP_ERRORS: tuple[type[Exception], ...] = (ValueError, *UNAVAILABLE_ERRORS)
@@ -251,6 +255,55 @@ def site_visits_import(
             typer.secho(f"  ... and {len(summary.skipped) - 50} more", err=True)
         if summary.skipped:
             raise typer.Exit(1)
+
+
+@certificates_cli.command("import")
+def certificates_import(
+    file: Annotated[
+        Path,
+        typer.Argument(help="CSV with the columns person, type, number, issued_at, expires_at"),
+    ],
+) -> None:
+    """Import people's certificates; rejected rows are listed, a rerun records nothing twice."""
+    from safeloop.certificates_import import count_rows, import_certificates
+
+    with opened() as system:
+        try:
+            total = count_rows(file)
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            fail(f"cannot read {file}: {e}")
+            raise
+        with typer.progressbar(length=max(total, 1), label="importing certificates") as bar:
+            summary = import_certificates(system, file, actor=ADMIN_ACTOR, progress=bar.update)
+        system.runner.catch_up()
+        typer.echo(
+            f"{total} row(s): {summary.created} recorded, {summary.renewed} renewed,"
+            f" {summary.unchanged} already on record, {len(summary.rejected)} rejected"
+        )
+        for line, field, en, zh in summary.rejected[:50]:
+            typer.secho(f"  line {line}: {field}: {en} / {zh}", fg=typer.colors.YELLOW, err=True)
+        if len(summary.rejected) > 50:
+            typer.secho(f"  ... and {len(summary.rejected) - 50} more", err=True)
+        if summary.rejected:
+            raise typer.Exit(1)
+
+
+@checklists_cli.command("load")
+def checklists_load(
+    file: Annotated[Path, typer.Argument(help="YAML: a list of templates (see examples/)")],
+) -> None:
+    """Define checklist templates from YAML; a changed template gets a new version."""
+    from safeloop.checklists_load import load_templates
+
+    with opened() as system:
+        try:
+            results = load_templates(system, file, actor=ADMIN_ACTOR)
+        except (OSError, ValueError, yaml.YAMLError) as e:
+            fail(f"cannot read {file}: {e}")
+            raise
+        system.runner.catch_up()
+        for code, state, changed in results:
+            typer.echo(f"{code}: {state}{'' if changed else ' (unchanged)'}")
 
 
 # -- web logins -------------------------------------------------------------------------------

@@ -300,7 +300,7 @@ def test_an_urgent_finding_not_acknowledged_in_time_escalates_once(
     assert [e.name for e in missed] == ["acknowledged"]
     escalations = [i for i in inbox(system.store, "u1")[0] if i["kind"] == "escalation"]
     assert len(escalations) == 1
-    assert "acknowledged" in escalations[0]["title"]
+    assert "接警响应" in escalations[0]["title"]
     # screening acknowledges (late), the notice names someone responsible within 30 minutes
     app.screen(hid, grade="general", department="CM1", actor="o1", now=clock())
     clock.advance(minutes=10)
