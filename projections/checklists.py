@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from domain.checklists import ChecklistRun, ChecklistTemplate
+from domain.policy import SitePolicy
 from domain.site_visit import location_key
 from projections.base import Item, Projection
 from projections.store import Cursor, ViewStore
@@ -230,3 +231,12 @@ def missing_runs(
                 }
             )
     return missing
+
+
+def missing_on_day(
+    store: ViewStore, policy: SitePolicy, day: date, now: datetime
+) -> list[dict[str, Any]]:
+    """The site day's shifts (begun by ``now``) at work faces with no run before them."""
+    noon = datetime(day.year, day.month, day.day, 12, tzinfo=policy.zone)
+    shifts = [s for s in policy.shift_starts_around(noon, days=0) if policy.local_date(s) == day]
+    return missing_runs(store, shifts, now)

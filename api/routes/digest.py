@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from api.auth import PrincipalDep, ServicesDep
 from api.errors import forbidden
-from projections.checklists import missing_runs
+from projections.checklists import missing_on_day
 from projections.digest import daily
 from projections.timefmt import iso
 
@@ -56,7 +56,7 @@ def get_digest(
         }
         if code != "-"
     }
-    digest["missing_checklists"] = missing_checklists(services, day, now)
+    digest["missing_checklists"] = missing_on_day(services.store, policy, day, now)
     issued = services.app.digest(day)
     digest["issued"] = (
         {"at": iso(issued.issued_at), "recipients": issued.recipients, "summary": issued.summary}
@@ -64,15 +64,3 @@ def get_digest(
         else None
     )
     return digest
-
-
-def missing_checklists(services: Any, day: dt.date, now: dt.datetime) -> list[dict[str, Any]]:
-    """The day's shifts (begun by ``now``) at work faces with no run before they began."""
-    zone = services.policy.zone
-    noon = dt.datetime(day.year, day.month, day.day, 12, tzinfo=zone)
-    shifts = [
-        s
-        for s in services.policy.shift_starts_around(noon, days=0)
-        if s.astimezone(zone).date() == day
-    ]
-    return missing_runs(services.store, shifts, now)
