@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from api.errors import ApiError
+from api.routes.departments import current_missing
 from api.web import labels
 from api.web.asof import board_as_of
 from api.web.core import Ctx, UserCtx
@@ -154,6 +155,7 @@ def department_board(
         items=items,
         as_of=when,
         truncated=truncated,
+        missing_checklists=[] if when else current_missing(ctx.services, code),
         filters={
             "state": state or "",
             "grade": grade or "",
