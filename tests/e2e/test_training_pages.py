@@ -55,6 +55,9 @@ def test_a_team_leader_runs_the_checklist_on_the_form_and_not_ok_lines_become_fi
     findings = ITEM_LINK.findall(done.text)
     assert len(findings) == 2
     assert {app.hazard(UUID(h)).location for h in findings} == {FACE}
+    item = leader.get(f"/items/{findings[0]}")
+    assert 'data-testid="sources"' in item.text
+    assert "班前隐患辨识第 2 项" in item.text
     again = leader.post("/checklists/run", {**answers, "ok-3": "no", "note-3": "片帮"})
     assert ITEM_LINK.findall(again.text) == findings  # the same shift: nothing twice
     # another unit's head sees no form for this work face
@@ -88,3 +91,26 @@ def test_the_department_certificate_page_lists_lapsed_and_due(api: Api) -> None:
     due = page.text.split('data-testid="due"')[1].split("</table>")[0]
     assert "T-77" in lapsed and "G-12" in due
     assert WebUser(api, "u2").signed_in().get("/departments/CM1/certificates").status_code == 404
+
+
+def test_an_urgent_item_page_shows_its_timers(api: Api) -> None:
+    app = api.system.app
+    hid = app.file_hazard(
+        kind="hazard",
+        description="电缆冒烟",
+        location="+350水平配电点",
+        reporter="o1",
+        reporter_role="manager",
+        occurred_at=api.clock(),
+        department="CM1",
+        urgent=True,
+        actor="o1",
+        now=api.clock(),
+    ).id
+    api.clock.advance(minutes=7)
+    app.respond(hid, step="acknowledged", note="", actor="o1", now=api.clock())
+    api.system.runner.catch_up()
+    give_login(api, "u1")
+    page = WebUser(api, "u1").signed_in().get(f"/items/{hid}")
+    timers = page.text.split('data-testid="urgent-timers"')[1].split("</section>")[0]
+    assert "接警响应" in timers and "（超时）" in timers and "未完成" in timers
