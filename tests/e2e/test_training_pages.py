@@ -111,6 +111,10 @@ def test_an_urgent_item_page_shows_its_timers(api: Api) -> None:
     app.respond(hid, step="acknowledged", note="", actor="o1", now=api.clock())
     api.system.runner.catch_up()
     give_login(api, "u1")
-    page = WebUser(api, "u1").signed_in().get(f"/items/{hid}")
+    head = WebUser(api, "u1").signed_in()
+    page = head.get(f"/items/{hid}")
     timers = page.text.split('data-testid="urgent-timers"')[1].split("</section>")[0]
     assert "接警响应" in timers and "（超时）" in timers and "未完成" in timers
+    card = head.get("/scorecards", params={"month": "2026-11"})
+    row = card.text.split('data-step="acknowledged"')[1].split("</tr>")[0]
+    assert '<td class="num">7.0</td>' in row  # minutes from the filing to the acknowledgement
