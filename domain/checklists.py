@@ -232,6 +232,12 @@ class ChecklistCommands(FindingCommands):
                 f"work face {work_face!r} does not use the checklist {template!r}",
                 f"工作面“{work_face}”不使用检查表“{template}”",
             )
+        if face["department"] != department:
+            raise InvalidCommand(
+                "department",
+                f"the work face {face['code']!r} belongs to {face['department']!r}",
+                f"工作面“{face['code']}”属于“{face['department']}”",
+            )
         if shift_start.tzinfo is None:
             raise InvalidCommand("shift_start", "the instant needs a timezone", "时间必须带时区")
         if shift_start > now + RUN_AHEAD:

@@ -75,7 +75,7 @@ class FindingCommands(AppBase):
             now=now,
         )
         if source is not None:
-            hazard._trigger(hazard.Linked, actor, now, source=source)
+            hazard.link(source=source, actor=actor, now=now)
         return hazard
 
     def _save_with_findings(

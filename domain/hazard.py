@@ -697,6 +697,10 @@ class Hazard(Aggregate):
         )
         return True
 
+    def link(self, *, source: dict[str, Any], actor: str, now: datetime) -> None:
+        """Record where an automatic finding came from (``{type, id, ...}``)."""
+        self._trigger(self.Linked, actor, now, source=dict(source))
+
     # -- the urgent path ---------------------------------------------------------------------
 
     def mark_urgent(

@@ -219,6 +219,27 @@ def test_two_not_ok_lines_make_two_linked_findings_in_the_same_save(
     assert len(events_of(system, Hazard.Reported)) == 2
 
 
+def test_a_run_is_recorded_for_the_work_face_s_own_department(
+    system: System, clock: FakeClock
+) -> None:
+    setup(system)
+    app = system.app
+    app.define_checklist_template("longwall", TEMPLATE, actor="admin", now=clock())
+    with pytest.raises(InvalidCommand) as wrong:
+        app.record_checklist_run(
+            template="longwall",
+            work_face=FACE,
+            department="TF",
+            shift_start=T0,
+            team_leader="s1",
+            lines=[RunLine(item, ok=False) for item in TEMPLATE["items"]],
+            actor="admin",
+            now=clock(),
+        )
+    assert wrong.value.field == "department"
+    assert events_of(system, Hazard.Reported) == []
+
+
 def test_a_run_must_answer_every_line(system: System, clock: FakeClock) -> None:
     setup(system)
     app = system.app
