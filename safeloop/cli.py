@@ -341,7 +341,8 @@ def tick(
         str | None, typer.Option(help="ISO instant to tick at (not later than the clock)")
     ] = None,
 ) -> None:
-    """Handle every missed deadline up to now: handling opinions and re-notices, once each."""
+    """Handle every missed deadline up to now: handling opinions and re-notices, reminders,
+    urgent timers run out, certificate reminders and lapsed certificates on site, once each."""
     with opened() as system:
         clock_now = system.now()
         at = parse_instant(now, system) or clock_now
@@ -353,6 +354,11 @@ def tick(
         typer.echo(
             f"checked {result.checked}, re-noticed {result.renoticed},"
             f" conflicts {result.conflicts} (at {at.isoformat()})"
+        )
+        typer.echo(
+            f"reminded {result.reminded}, urgent timers escalated {result.timers_escalated},"
+            f" certificate reminders {result.certificate_reminders},"
+            f" certificate violations {result.certificate_violations}"
         )
 
 
