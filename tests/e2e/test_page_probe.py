@@ -12,7 +12,9 @@ from urllib.parse import quote, unquote
 from uuid import UUID
 
 from api.web.core import served_routes
+from domain.checklists import RunLine
 from domain.site_visit import VisitRow
+from domain.training import CertificateRow
 from projections import boards
 from projections.timefmt import iso
 from safeloop.web import web_app
@@ -128,6 +130,54 @@ def cases_of_both(api: Api, b_item: UUID, a_item: UUID) -> tuple[UUID, UUID, UUI
     return b_case, measure.hazard_id, a_case
 
 
+def training_of_b(api: Api) -> tuple[list[str], str]:
+    """B's certificates (one lapsed), a checklist run at B's work face with a line not OK, and
+    an urgent finding of B's: their markers must not reach A's people either."""
+    app = api.system.app
+    now = api.clock()
+    app.record_certificate(
+        CertificateRow(
+            "w2", "B-CERT-TYPE", "B-CERT-NO", now - timedelta(days=900), now - timedelta(days=1)
+        ),
+        actor="admin",
+        now=now,
+    )
+    definition = {
+        "name": "班前隐患辨识",
+        "work_face_type": "ventilation",
+        "items": ["局扇运转正常", "风筒吊挂"],
+        "work_faces": [
+            {"code": "B-FACE", "department": "TF"},
+            {"code": "A-FACE", "department": "CM1"},
+        ],
+    }
+    app.define_checklist_template("probe", definition, actor="admin", now=now)
+    run = app.record_checklist_run(
+        template="probe",
+        work_face="B-FACE",
+        department="TF",
+        shift_start=now,
+        team_leader="u2",
+        lines=[RunLine(1, False, "B-RUN-NOTE"), RunLine(2, True)],
+        actor="u2",
+        now=now,
+    )
+    urgent = app.file_hazard(
+        kind="hazard",
+        description="B-URGENT 瓦斯报警",
+        location="B-URGENT-PLACE",
+        reporter="o1",
+        reporter_role="manager",
+        occurred_at=now,
+        department="TF",
+        urgent=True,
+        actor="o1",
+        now=now,
+    )
+    markers = ["B-CERT-NO", "B-RUN-NOTE", *map(str, run.findings), str(urgent.id), "B-URGENT"]
+    return [str(run.id), *markers], str(run.id)
+
+
 def test_people_of_one_department_find_nothing_of_another(api: Api) -> None:
     rng = random.Random(SEED)
     app = api.system.app
@@ -179,6 +229,8 @@ def test_people_of_one_department_find_nothing_of_another(api: Api) -> None:
     app.submit(b_ids[-1], evidence=["B-EVIDENCE"], note="", actor="u2", now=api.clock())
     app.recheck(b_ids[-1], passed=True, note="B-NOTE", actor="a1", now=api.clock())
     b_case, b_measure, a_case = cases_of_both(api, b_ids[-1], a_id)
+    b_training, b_run = training_of_b(api)
+    secrets += b_training
     api.system.runner.catch_up()
     photo_names = re.findall(r"[0-9a-f]{64}\.png", app.hazard(b_ids[0]).description)
     assert photo_names
@@ -208,6 +260,7 @@ def test_people_of_one_department_find_nothing_of_another(api: Api) -> None:
         "command": list(COMMANDS),
         "case_id": [str(b_case), str(a_case)],
         "fmt": ["csv"],  # the Excel file holds the same rows, zipped (no text to search)
+        "run_id": [b_run],
     }
     params = {
         "as_of": [i or "" for i in instants],
