@@ -119,6 +119,7 @@ def test_forms_without_the_csrf_token_are_refused(api: Api) -> None:
         "/cases",
         "/cases/{case_id}/{command:path}",
         "/site-visits",
+        "/checklists/run",
     }
     office = WebUser(api, "o1").signed_in()
     stranger = WebUser(api)
@@ -135,6 +136,7 @@ def test_forms_without_the_csrf_token_are_refused(api: Api) -> None:
         (office, f"/cases/{case_id}/cause", {"analysis": "x"}),
         (office, f"/cases/{case_id}/close", {}),
         (office, "/site-visits", {"person": "u1", "location": "y", "at": "2026-11-02T07:00"}),
+        (office, "/checklists/run", {"template": "x", "work_face": "y", "ok-1": "no"}),
     ]
     for user, path, data in attempts:
         missing = user.post(path, data, csrf=False)
