@@ -119,7 +119,10 @@ class CertificateIndexStore:
     def reminders_due(
         self, now: datetime, after: tuple[datetime, UUID] | None, limit: int
     ) -> list[tuple[datetime, UUID]]:
-        return self._query("next_reminder_at <= ?", "next_reminder_at", now, after, limit)
+        # a reminder not sent before the expiry is never sent: those rows are left out
+        return self._query(
+            "next_reminder_at <= ? AND expires_at > ?", "next_reminder_at", now, after, limit
+        )
 
     def lapsed_unfound(
         self, now: datetime, after: tuple[datetime, UUID] | None, limit: int
@@ -137,7 +140,7 @@ class CertificateIndexStore:
         limit: int,
     ) -> list[tuple[datetime, UUID]]:
         sql = f"SELECT {column} AS at, id FROM certificates WHERE {where}"
-        params: list[Any] = [iso(now)]
+        params: list[Any] = [iso(now)] * where.count("?")
         if after is not None:
             sql += f" AND ({column} > ? OR ({column} = ? AND id > ?))"
             params += [iso(after[0]), iso(after[0]), str(after[1])]
