@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import threading
 from datetime import timedelta
 from uuid import UUID
 
@@ -399,3 +400,41 @@ def test_the_new_read_models_equal_their_rebuild(system: System, clock: FakeCloc
     system.runner.rebuild(list(names))
     after = {n: dump(system.store, system.runner.projection(n)) for n in names}
     assert after == before
+
+
+def test_two_ticks_at_once_file_one_violation_and_escalate_each_timer_once(
+    system: System, clock: FakeClock
+) -> None:
+    setup(system)
+    app = system.app
+    expires = T0 + timedelta(hours=2)
+    people = ["w1", "s1", "u1", "w2", "u2"]
+    for person in people:
+        app.record_certificate(
+            CertificateRow(
+                person, "电工作业操作证", f"T-{person}", T0 - timedelta(days=30), expires
+            ),
+            actor="admin",
+            now=clock(),
+        )
+    urgent_ids = [file(system, department="CM1", urgent=True) for _ in range(6)]
+    clock.set(expires + timedelta(days=1))
+    app.record_site_visits(
+        [VisitRow(p, FACE, clock() - timedelta(hours=1)) for p in people],
+        source="test",
+        actor="admin",
+        now=clock(),
+    )
+    system.runner.catch_up()
+    threads = [threading.Thread(target=app.tick, args=(clock(),)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    system.runner.catch_up()
+    app.tick(clock())  # and a third, after the read models caught up: nothing more
+    found = lapse_findings(system)
+    assert sorted(app.hazard(e.originator_id).sources[0]["person"] for e in found) == sorted(people)
+    for hid in urgent_ids:
+        missed = [e.name for e in app.hazard_events(hid) if isinstance(e, Hazard.TimerMissed)]
+        assert sorted(missed) == ["acknowledged", "first_measure", "responsible"]
