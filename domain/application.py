@@ -168,6 +168,7 @@ class SafeLoop(
             "occurred_at": occurred_at,
             "department": department,
             "client_ref": client_ref,
+            "urgent": urgent,
         }
         for attempt in range(attempts):
             if client_ref or idempotency_key:
@@ -224,7 +225,11 @@ class SafeLoop(
             return None
         if filing is not None:
             first = next(iter(self.events.get(hazard_id, lte=1)))
-            filed = {key: getattr(first, key) for key in filing}
+            filed = {key: getattr(first, key) for key in filing if key != "urgent"}
+            if "urgent" in filing:  # marked in the same save, as the item's second event
+                filed["urgent"] = any(
+                    isinstance(e, Hazard.MarkedUrgent) for e in self.events.get(hazard_id, lte=2)
+                )
             if filed != dict(filing):
                 raise InvalidCommand(
                     "Idempotency-Key",
