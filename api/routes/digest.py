@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -10,6 +9,7 @@ from fastapi import APIRouter, Query
 from api.auth import PrincipalDep, ServicesDep
 from api.errors import forbidden
 from api.routes.hazards import AsOf, aware
+from api.schemas import Day
 from projections.digest import daily
 from projections.timefmt import iso
 
@@ -25,7 +25,7 @@ def get_digest(
     services: ServicesDep,
     principal: PrincipalDep,
     date: Annotated[
-        dt.date | None, Query(description="YYYY-MM-DD, a site day (default: today)")
+        Day | None, Query(description="YYYY-MM-DD, a site day (default: today)")
     ] = None,
     as_of: AsOf = None,
 ) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from api.errors import forbidden
 from api.routes.digest import get_digest
+from api.schemas import EARLIEST_YEAR, LATEST_YEAR
 from api.web import labels
 from api.web.core import Ctx, UserCtx
 from api.web.items import _parse_instant
@@ -32,9 +33,15 @@ def _day(ctx: Ctx, text: str | None, when: dt.datetime | None) -> tuple[dt.date,
     if not text:
         return default, None
     try:
-        return dt.date.fromisoformat(text), None
+        day = dt.date.fromisoformat(text)
     except ValueError:
         return default, ctx._("The date must be given as YYYY-MM-DD.")
+    if not EARLIEST_YEAR <= day.year < LATEST_YEAR:
+        return default, ctx._("The date must be between the years %(earliest)d and %(latest)d.") % {
+            "earliest": EARLIEST_YEAR,
+            "latest": LATEST_YEAR,
+        }
+    return day, None
 
 
 @router.get("/digest")

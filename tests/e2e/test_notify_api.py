@@ -83,8 +83,9 @@ def test_digest_and_outbox_through_http(api: Api) -> None:
         == 0
     )
     assert worker.get("/api/v1/digest").status_code == 403
-    bad = office.get("/api/v1/digest", params={"date": "2026-13-01"})
-    assert bad.status_code == 422 and bad.json()["message"]["zh"]
+    for date in ("2026-13-01", "9999-12-31", "0001-01-01"):  # the last two: no 500
+        bad = office.get("/api/v1/digest", params={"date": date})
+        assert bad.status_code == 422 and bad.json()["message"]["zh"], date
 
     status = ok(admin.get("/api/v1/outbox"))
     assert status == {"counts": {}, "items": []}  # no channel configured: in-app only

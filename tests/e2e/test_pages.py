@@ -419,6 +419,8 @@ def test_the_digest_page_for_the_office_and_leaders(api: Api) -> None:
     for query, status in (
         ({"date": "2026-13-01"}, 422),
         ({"date": "yesterday"}, 422),
+        ({"date": "9999-12-31"}, 422),
+        ({"date": "0001-01-01"}, 422),
         ({"as_of": "yesterday"}, 422),
     ):
         response = office.get("/digest", params=query)
