@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from api.errors import ApiError
+from api.routes.inbox import READ_OTHERS
 from api.web import labels
 from api.web.asof import board_as_of
 from api.web.core import Ctx, UserCtx
@@ -189,6 +190,7 @@ def look_back(
                 "audit.html",
                 status=404,
                 departments=visible,
+                reads_inboxes=_may_read_inboxes(ctx),
                 at=ctx.lang.input_value(when),
                 error=ctx._("No item numbered %(number)s.") % {"number": number},
             )
@@ -198,6 +200,12 @@ def look_back(
     return ctx.render(
         "audit.html",
         departments=visible,
+        reads_inboxes=_may_read_inboxes(ctx),
         at=ctx.lang.input_value(when or now - timedelta(days=1)),
         error=None,
     )
+
+
+def _may_read_inboxes(ctx: Ctx) -> bool:
+    """Whether the look-back page offers anyone's inbox (the inbox API's rule)."""
+    return ctx.user.is_admin or ctx.user.role in READ_OTHERS

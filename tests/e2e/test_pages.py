@@ -375,6 +375,13 @@ def test_the_inbox_page_acknowledges_and_looks_back(api: Api) -> None:
     assert 'data-form="ack"' not in audited.text and "赵立新 的消息" in audited.text
     assert auditor.post(f"/inbox/{copy_id}/ack").status_code == 403
     assert api.head() == head
+    # the look-back page offers anyone's inbox to the auditor (not to a leader)
+    assert 'data-testid="inbox-as-of-form"' in auditor.get("/audit").text
+    assert 'data-testid="inbox-as-of-form"' not in leader.get("/audit").text
+    local = Lang("zh", api.system.policy.zone).input_value(before_ack)
+    looked = auditor.get("/inbox", params={"person": "l1", "as_of": local})
+    assert looked.status_code == 200 and len(inbox_ids(looked.text)) == 2
+    assert 'data-testid="acknowledged"' not in looked.text
 
     # bad input: pages, never a stack trace
     for path, status in (
