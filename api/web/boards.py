@@ -13,7 +13,6 @@ from starlette.responses import Response
 from api.errors import ApiError
 from api.routes.inbox import READ_OTHERS
 from api.web import labels
-from api.web.asof import board_as_of
 from api.web.core import Ctx, UserCtx
 from api.web.items import _parse_instant
 from domain.errors import NotFound
@@ -131,12 +130,8 @@ def department_board(
         raise NotFound("department", code)
     when = _parse_instant(ctx, as_of) if as_of else None
     include_closed = closed or (state is not None and state not in OPEN_STATES)
-    if when is None:
-        data = boards.board(ctx.services.store, code, include_closed=include_closed)
-        truncated = False
-    else:
-        data = board_as_of(ctx.services, code, when, include_closed=include_closed)
-        truncated = data["truncated"]
+    # as of an instant: the boards read model's temporal table, as the JSON API answers
+    data = boards.board(ctx.services.store, code, include_closed=include_closed, as_of=when)
     items = _filters(
         data["items"],
         state if state in STATES else None,
@@ -154,7 +149,6 @@ def department_board(
         counts=data["counts"],
         items=items,
         as_of=when,
-        truncated=truncated,
         filters={
             "state": state or "",
             "grade": grade or "",
