@@ -436,3 +436,27 @@ def test_the_digest_page_for_the_office_and_leaders(api: Api) -> None:
     english = WebUser(api, "l1").signed_in()
     english.post("/language", {"language": "en", "next": "/digest"})
     assert "New findings by department" in english.get("/digest").text
+
+
+def test_item_lists_as_of_an_instant(api: Api) -> None:
+    give_login(api, "l1", "u2")
+    before = api.clock()
+    hid = escalated(api)
+    number = api.system.app.hazard(hid).number
+    leader = WebUser(api, "l1").signed_in()
+    now = leader.get("/items", params={"overdue": "true"})
+    assert number in now.text and 'data-testid="as-of"' not in now.text
+    then = leader.get("/items", params={"overdue": "true", "as_of": before.isoformat()})
+    assert then.status_code == 200 and number not in then.text
+    assert 'data-testid="as-of"' in then.text and 'href="/items?overdue=true"' in then.text
+    earlier = (before - timedelta(minutes=1)).isoformat()
+    noticed = leader.get("/items", params={"state": "NOTICED", "as_of": earlier})
+    assert number not in noticed.text  # not yet filed then
+    later = (before + timedelta(minutes=30)).isoformat()
+    noticed = leader.get("/items", params={"state": "NOTICED", "as_of": later})
+    assert number in noticed.text and f"/items/{hid}?as_of=" in noticed.text
+    # another unit's head sees nothing of it, then or now
+    other = WebUser(api, "u2").signed_in()
+    assert number not in other.get("/items", params={"state": "NOTICED", "as_of": later}).text
+    bad = leader.get("/items", params={"as_of": "yesterday"})
+    assert bad.status_code == 422 and "Traceback" not in bad.text
