@@ -17,7 +17,7 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from api.errors import forbidden
-from api.routes.inbox import MAX_LIMIT, _inbox, _may_read, _receipt
+from api.routes.inbox import _inbox, _may_read, _receipt
 from api.web import labels
 from api.web.core import Form, UserCtx, safe_next, text
 from api.web.items import _parse_instant
@@ -60,8 +60,9 @@ def inbox_page(
     for item in inbox.items:
         entry = item.model_dump()
         entry["page"] = _page_link(item.link)
-        if entry["page"] and when is not None and entry["page"].startswith("/items/"):
-            entry["page"] += "?as_of=" + quote(when.isoformat())
+        if entry["page"] and when is not None:  # the item or the digest as of then too
+            joiner = "&" if "?" in entry["page"] else "?"
+            entry["page"] += f"{joiner}as_of=" + quote(when.isoformat())
         entry["kind_label"] = ctx._(labels.INBOX_KINDS.get(item.kind, item.kind))
         items.append(entry)
     query: dict[str, str] = {}
@@ -82,9 +83,7 @@ def inbox_page(
         as_of=when,
         unread=unread,
         older=older,
-        query=query,
         may_act=own and when is None,
-        limit=min(PAGE_SIZE, MAX_LIMIT),
     )
 
 

@@ -12,6 +12,7 @@ from uuid import UUID
 from api.web.core import served_routes
 from api.web.i18n import Lang
 from domain.application import SafeLoop
+from jobs.digest import issue_digest
 from projections import boards
 from safeloop.web import web_app
 from tests.e2e.conftest import Api
@@ -436,6 +437,17 @@ def test_the_digest_page_for_the_office_and_leaders(api: Api) -> None:
     english = WebUser(api, "l1").signed_in()
     english.post("/language", {"language": "en", "next": "/digest"})
     assert "New findings by department" in english.get("/digest").text
+    # issued the next morning: the inbox links to the page, which says so
+    api.clock.set(then + timedelta(days=1))
+    api.system.runner.catch_up()
+    assert issue_digest(api.system.app, api.system.store, then.date(), api.clock())
+    api.system.runner.catch_up()
+    inbox = office.get("/inbox")
+    assert 'data-kind="digest"' in inbox.text and 'href="/digest?date=2026-11-02"' in inbox.text
+    issued = office.get("/digest", params={"date": "2026-11-02"})
+    assert 'data-testid="issued"' in issued.text
+    looked_back = office.get("/digest", params={"date": "2026-11-02", "as_of": then.isoformat()})
+    assert 'data-testid="not-issued"' in looked_back.text
 
 
 def test_item_lists_as_of_an_instant(api: Api) -> None:
