@@ -5,7 +5,8 @@ aggregates decide, deliveries are claimed), so a short overlap while a lease cha
 costs nothing. Standbys try to take the lease each time one of their jobs is due; the
 lock is released as soon as the holder's connection ends (its process died, or
 PostgreSQL noticed the peer gone through TCP keepalives), so a standby takes over within
-a job interval.
+a job interval (the outbox's, 10 s by default) and then runs the tick and the digest at once
+(jobs/scheduler.py ``Guard``). Both moves are logged: "stands by" once, "lease taken".
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class AdvisoryLease:
         self.key = lease_key(name)
         self._conn: psycopg.Connection[Any] | None = None
         self._lock = threading.Lock()
+        self._standing_by = False
 
     def held(self) -> bool:
         with self._lock:
@@ -87,9 +89,13 @@ class AdvisoryLease:
             return False
         if row and row[0]:
             self._conn = conn
+            self._standing_by = False
             log.info("scheduler lease taken: this process runs the jobs")
             return True
         conn.close()
+        if not self._standing_by:
+            self._standing_by = True
+            log.info("scheduler lease held by another process: this process stands by")
         return False
 
     def release(self) -> None:

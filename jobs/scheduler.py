@@ -4,12 +4,16 @@ Jobs: the tick (missed deadlines, re-notices, reminders) every ``tick_interval_s
 the outbox sender every ``outbox_interval_seconds``; the daily digest at ``digest_time``
 in the site's timezone (and once at start, to catch up on a digest missed while down).
 Each job runs only while this process holds the lease (see jobs/lease.py); each is safe
-to run twice, so correctness never depends on the lease.
+to run twice, so correctness never depends on the lease. A standby that takes the lease over
+(through whichever of its jobs comes first) runs the other jobs at once: the tick does not
+wait a whole interval, and a digest whose time passed while the dead holder had the lease
+(the standby's own run at that minute was refused) is issued, not lost until the next day.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, time
 from typing import Any, TypeVar
@@ -45,6 +49,46 @@ def guarded(lease: Lease, job: Callable[..., R]) -> Callable[..., R | None]:
     return run
 
 
+class Guard:
+    """Runs a scheduler's jobs only while it holds the lease; calls ``wake(job_id)`` for each
+    other job (not running just then) when this process takes the lease after standing by."""
+
+    def __init__(self, lease: Lease, wake: Callable[[str], None]) -> None:
+        self.lease = lease
+        self.wake = wake
+        self._lock = threading.Lock()
+        self._jobs: list[str] = []
+        self._running: set[str] = set()
+        #: None until the first try: the jobs all run at start anyway
+        self._held: bool | None = None
+
+    def wrap(self, job_id: str, job: Callable[..., R]) -> Callable[..., R | None]:
+        self._jobs.append(job_id)
+
+        def run(*args: Any) -> R | None:
+            with self._lock:
+                self._running.add(job_id)
+            try:
+                try:
+                    held = self.lease.held()
+                except UNAVAILABLE_ERRORS:
+                    held = False
+                with self._lock:
+                    taken_over = held and self._held is False
+                    self._held = held
+                    others = [j for j in self._jobs if j != job_id and j not in self._running]
+                if taken_over:
+                    for other in others:
+                        self.wake(other)
+                return job(*args) if held else None
+            finally:
+                with self._lock:
+                    self._running.discard(job_id)
+
+        run.__name__ = getattr(job, "__name__", "job")
+        return run
+
+
 def run_sender(sender: Sender) -> None:
     try:
         sender.run_once()
@@ -70,8 +114,14 @@ def make_scheduler(
         timezone=UTC,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
     )
+
+    def wake(job_id: str) -> None:
+        log.info("scheduler lease taken over: running %s now", job_id)
+        scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
+
+    guard = Guard(lease, wake)
     scheduler.add_job(
-        guarded(lease, run_tick),
+        guard.wrap("tick", run_tick),
         "interval",
         seconds=tick_interval_seconds,
         args=[app, clock],
@@ -81,7 +131,7 @@ def make_scheduler(
     )
     if sender is not None:
         scheduler.add_job(
-            guarded(lease, run_sender),
+            guard.wrap("outbox", run_sender),
             "interval",
             seconds=outbox_interval_seconds,
             args=[sender],
@@ -91,7 +141,7 @@ def make_scheduler(
         )
     if store is not None and digest_time is not None:
         scheduler.add_job(
-            guarded(lease, run_digest),
+            guard.wrap("digest", run_digest),
             "cron",
             hour=digest_time.hour,
             minute=digest_time.minute,

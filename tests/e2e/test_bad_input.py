@@ -123,10 +123,17 @@ def test_oversized_bodies_get_413(api: Api) -> None:
     assert r.json()["message"]["zh"]
 
 
-@pytest.mark.parametrize("store_kind", ["sqlite"], indirect=True)
 def test_text_is_stored_exactly(api: Api) -> None:
+    """On both stores: in the event store (the item) and in the read models (the list)."""
     admin = api.client()
-    text = "  混合 scripts: Ünïcödé, عربى, 日本語, emoji 👷‍♂️⛑️, tabs\tand\nnewlines  " + "险" * 9000
-    filed = admin.post("/api/v1/hazards", json={**FINDING, "description": text})
+    mixed = "  混合 scripts: Ünïcödé, عربى, 日本語, emoji 👷‍♂️⛑️, tabs\tand\nnewlines  "
+    text = mixed + "险" * (10_000 - len(mixed))  # the longest description allowed
+    assert len(text) == 10_000
+    place = "𠀋 1301回风顺槽 Ⅱ号 🚧 «Zone-B» — ק"
+    filed = admin.post("/api/v1/hazards", json={**FINDING, "description": text, "location": place})
     assert filed.status_code == 201
-    assert admin.get(f"/api/v1/hazards/{filed.json()['id']}").json()["description"] == text
+    hid = filed.json()["id"]
+    item = admin.get(f"/api/v1/hazards/{hid}").json()
+    assert (item["description"], item["location"]) == (text, place)
+    listed = [i for i in admin.get("/api/v1/hazards").json()["items"] if i["id"] == hid]
+    assert [(i["description"], i["location"]) for i in listed] == [(text, place)]

@@ -1,4 +1,5 @@
-"""Real processes for fault tests: `safeloop serve` as a subprocess, a private PostgreSQL.
+"""Real processes for fault tests: `safeloop serve` and `safeloop scheduler` as subprocesses,
+a private PostgreSQL.
 
 Everything listens on loopback only, on free ports, and is stopped by the test that started
 it (by its own pid, never by name).
@@ -49,53 +50,38 @@ def wait_until(condition: Any, what: str, timeout: float = 60.0, every: float = 
         time.sleep(every)
 
 
-class Server:
-    """``safeloop serve`` in its own process (and process group), settings from the env."""
+class Process:
+    """A ``safeloop`` command in its own process (and process group), settings from the env,
+    output to a log file."""
 
-    def __init__(self, env: Mapping[str, str], log: Path, *, scheduler: bool = False) -> None:
-        self.port = free_port()
+    def __init__(self, command: str, env: Mapping[str, str], log: Path) -> None:
+        self.command = command
         self.env = {
             **os.environ,
             "SAFELOOP_ADMIN_TOKEN": ADMIN,
             "SAFELOOP_LOG_FORMAT": "text",
             "SAFELOOP_LOG_LEVEL": "WARNING",
-            "SAFELOOP_HOST": "127.0.0.1",
-            "SAFELOOP_PORT": str(self.port),
-            "SAFELOOP_SCHEDULER": "true" if scheduler else "false",
             **env,
         }
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 60.0) -> Server:
+    def spawn(self) -> None:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "safeloop.cli", "serve"],
+                [sys.executable, "-m", "safeloop.cli", self.command],
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
 
-        def ready() -> bool:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise AssertionError(f"server exited: {self.log.read_text()[-3000:]}")
-            try:
-                return httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_until(ready, "the server to start", timeout)
-        return self
-
-    def client(self, token: str | None = ADMIN, timeout: float = 60.0) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+    def alive(self) -> bool:
+        """Whether it runs; fails with its log if it exited."""
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"{self.command} exited: {self.log.read_text()[-3000:]}")
+        return True
 
     def kill(self) -> None:
         """SIGKILL: no clean-up, no flushing, as a power cut would."""
@@ -112,7 +98,61 @@ class Server:
                 self.kill()
 
     def logs(self) -> str:
-        return self.log.read_text(errors="replace")
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+class Server(Process):
+    """``safeloop serve``."""
+
+    def __init__(self, env: Mapping[str, str], log: Path, *, scheduler: bool = False) -> None:
+        self.port = free_port()
+        super().__init__(
+            "serve",
+            {
+                "SAFELOOP_HOST": "127.0.0.1",
+                "SAFELOOP_PORT": str(self.port),
+                "SAFELOOP_SCHEDULER": "true" if scheduler else "false",
+                **env,
+            },
+            log,
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> Server:
+        self.spawn()
+
+        def ready() -> bool:
+            self.alive()
+            try:
+                return httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(ready, "the server to start", timeout)
+        return self
+
+    def client(self, token: str | None = ADMIN, timeout: float = 60.0) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+
+class Scheduler(Process):
+    """``safeloop scheduler`` (the standalone production scheduler), logging at INFO so its
+    lease moves ("stands by", "lease taken") are in its log."""
+
+    def __init__(self, env: Mapping[str, str], log: Path) -> None:
+        super().__init__("scheduler", {"SAFELOOP_LOG_LEVEL": "INFO", **env}, log)
+
+    def start(self, until: str, timeout: float = 60.0) -> Scheduler:
+        """Start it and wait until its log has the line ``until``."""
+        self.spawn()
+        wait_until(
+            lambda: self.alive() and until in self.logs(), f"{self.log.name}: {until}", timeout
+        )
+        return self
 
 
 @contextlib.contextmanager
