@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
@@ -15,7 +15,10 @@ EARLIEST_YEAR = 2000
 LATEST_YEAR = 2100
 
 
-def _in_range(value: datetime) -> datetime:
+When = TypeVar("When", date, datetime)
+
+
+def _in_range(value: When) -> When:
     if not EARLIEST_YEAR <= value.year < LATEST_YEAR:
         raise PydanticCustomError(
             "date_out_of_range",
@@ -41,6 +44,8 @@ def no_control_characters(value: str) -> str:
 Clean = AfterValidator(no_control_characters)
 #: an ISO 8601 instant; without an offset it is read in the site's timezone
 Instant = Annotated[datetime, AfterValidator(_in_range)]
+#: a calendar day (YYYY-MM-DD), in the same years
+Day = Annotated[date, AfterValidator(_in_range)]
 Text = Annotated[str, Field(min_length=1, max_length=2000), Clean]
 LongText = Annotated[str, Field(min_length=1, max_length=10_000), Clean]
 OptionalText = Annotated[str, Field(max_length=2000), Clean]

@@ -195,7 +195,8 @@ def missing_runs(
     department: str | None = None,
 ) -> list[dict[str, Any]]:
     """Work faces (of the templates' current versions) with no run recorded before a shift
-    of ``shift_starts`` that has begun by ``now``; ``late_run`` names a run recorded after."""
+    of ``shift_starts`` that has begun by ``now``; ``late_run`` names a run recorded after
+    the shift began (and by ``now``)."""
     begun = [s for s in shift_starts if s <= now]
     if not begun:
         return []
@@ -219,6 +220,8 @@ def missing_runs(
         at = iso(start)
         for face in sorted(faces, key=lambda f: f["work_face"]):
             run = found.get((face["face_key"], at))
+            if run is not None and run["recorded_at"] > (iso(now) or ""):
+                run = None  # recorded after ``now`` (a look back): not there yet
             if run is not None and run["recorded_at"] <= (at or ""):
                 continue
             missing.append(

@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from projections.photos import PHOTO_REFERENCE
+
 #: what an inbox item is about
 KINDS = ("notice", "copy", "reminder", "escalation", "case_flag", "digest")
 #: templates not about one finding (no item lines in the body)
@@ -100,10 +102,12 @@ def render(template: str, language: str, facts: Mapping[str, Any], zone: ZoneInf
     """The title and body of one message in ``language`` (zh unless it is ``en``)."""
     lang = "en" if language == "en" else "zh"
     deadline = _when(facts.get("deadline"), zone)
+    # photos are stored as references in the description: no use in a message
+    description = " ".join(PHOTO_REFERENCE.sub("", str(facts.get("description") or "")).split())
     values = {
         "number": facts.get("number") or "-",
         "location": facts.get("location") or "-",
-        "description": _short(str(facts.get("description") or "")),
+        "description": _short(description),
         "deadline": deadline,
         "level": facts.get("level") or 0,
         "period": facts.get("period") or 0,
@@ -129,7 +133,7 @@ def render(template: str, language: str, facts: Mapping[str, Any], zone: ZoneInf
         lines += [
             f"{labels['number']}: {values['number']}",
             f"{labels['location']}: {values['location']}",
-            f"{labels['description']}: {facts.get('description') or '-'}",
+            f"{labels['description']}: {description or '-'}",
         ]
         if department:
             lines.append(f"{labels['department']}: {department}")

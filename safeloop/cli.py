@@ -509,6 +509,9 @@ def digest(
     issue: Annotated[
         bool, typer.Option("--issue", help="issue it to the office and leaders (once per day)")
     ] = False,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="ISO instant: the digest as it stood then")
+    ] = None,
 ) -> None:
     """Print the daily digest of a site day as JSON (and optionally issue it)."""
     from datetime import date as date_type
@@ -519,8 +522,11 @@ def digest(
     with opened() as system:
         system.runner.catch_up()
         now = system.now()
+        when = parse_instant(as_of, system)
+        if issue and when is not None:
+            fail("--issue issues today's figures; it cannot be combined with --as-of")
         try:
-            day = date_type.fromisoformat(date) if date else system.policy.local_date(now)
+            day = date_type.fromisoformat(date) if date else system.policy.local_date(when or now)
         except ValueError:
             fail(f"not a date (YYYY-MM-DD): {date!r}")
             raise
@@ -530,6 +536,7 @@ def digest(
             zone=system.policy.zone,
             repeat_window_days=system.policy.repeat_window_days,
             now=now,
+            as_of=when,
         )
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
         if issue:

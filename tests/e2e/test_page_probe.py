@@ -1,6 +1,6 @@
 """A randomized probe (fixed seed) of every page and endpoint, as the people of department A
-(CM1): nothing of department B's (TF's) items, cases, site visits or scorecard rows may show,
-and nothing of B may change."""
+(CM1): nothing of department B's (TF's) items, cases, site visits, scorecard rows or inbox
+items may show, and nothing of B may change."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from api.web.core import served_routes
 from domain.checklists import RunLine
 from domain.site_visit import VisitRow
 from domain.training import CertificateRow
-from projections import boards
+from projections import boards, notifications
 from projections.timefmt import iso
 from safeloop.web import web_app
 from tests.e2e.conftest import Api
@@ -73,6 +73,8 @@ CASE_FORM = {
     "occurred_at": "2026-11-02T08:00",
     "at": "2026-11-02T08:00",
 }
+#: the inbox and the digest: every A person opens them once (the digest is refused to them)
+NOTIFY_PAGES = ("/inbox", "/digest")
 B_CASE_MARKERS = ["B-CASE-SECRET", "B-CASE-PLACE", "B-CAUSE", "B-CASE-MEASURE", "B-EDU"]
 
 
@@ -242,6 +244,10 @@ def test_people_of_one_department_find_nothing_of_another(api: Api) -> None:
     secrets += [str(b_case), str(b_measure), measure_item.number, *B_CASE_MARKERS]
     # TF's unit head, held responsible in B's case: a row of B's scorecard (page and JSON)
     secrets += ['data-person="u2"', '"person":"u2"']
+    # what TF's unit head was sent (notices and escalations of B's items)
+    b_inbox = [i["id"] for i in notifications.inbox(api.system.store, "u2")[0]]
+    assert len(b_inbox) >= 6
+    secrets += b_inbox
 
     routes = [
         (path, methods)
@@ -251,6 +257,7 @@ def test_people_of_one_department_find_nothing_of_another(api: Api) -> None:
     gets = [p for p, m in routes if "GET" in m]
     assert {"/items/{hazard_id}", "/boards/{code}", "/photos/{name}", "/audit"} <= set(gets)
     assert set(CASE_PAGES) <= set(gets)
+    assert set(NOTIFY_PAGES) <= set(gets)
     assert any(p.startswith("/api/v1/") for p in gets)
     instants = [iso(api.clock() - timedelta(hours=h)) for h in (0, 1, 2, 3, 5)]
     values = {
@@ -295,6 +302,7 @@ def test_people_of_one_department_find_nothing_of_another(api: Api) -> None:
         token = tokens[person]
         # every case, visit and scorecard page once, then random pages and endpoints
         planned = [fill(p) for p in CASE_PAGES] + [f"/cases/{b_case}", f"/cases/new?hazard={hid}"]
+        planned += [*NOTIFY_PAGES, "/inbox?person=u2", "/api/v1/inbox", "/api/v1/digest"]
         for n in range(GETS_PER_USER):
             path = planned[n] if n < len(planned) else fill(rng.choice(gets))
             query = {k: rng.choice(v) for k, v in rng.sample(sorted(params.items()), 3)}
@@ -335,5 +343,11 @@ def test_people_of_one_department_find_nothing_of_another(api: Api) -> None:
             response = user.post(path, CASE_FORM)
             assert response.status_code in (403, 404), (person, path, response.text[:200])
             assert not [s for s in secrets if s in response.text and s != str(b_case)]
+        # and reading or acknowledging what B's unit head was sent
+        for item_id in b_inbox:
+            for action in ("ack", "read"):
+                response = user.post(f"/inbox/{item_id}/{action}", {"next": "/inbox"})
+                assert response.status_code in (403, 404), (person, action, response.text[:200])
+                assert not [s for s in secrets if s in response.text and s != item_id]
     assert api.head() == head  # nothing of B (or anything) changed
     assert checked == GETS_PER_USER * len(A_PEOPLE)
