@@ -15,6 +15,7 @@ from api import errors, pages
 from api.middleware import BodyLimit, Metrics
 from api.routes import (
     cases,
+    checklists,
     departments,
     digest,
     documents,
@@ -25,6 +26,7 @@ from api.routes import (
     outbox,
     scorecards,
     site_visits,
+    training,
 )
 from api.services import Services
 from projections.store import UNAVAILABLE_ERRORS
@@ -90,6 +92,8 @@ def create_app(services: Services) -> FastAPI:
         # every operation's OpenAPI lists the errors it may answer with (ErrorOut)
         app.include_router(router, responses=errors.ERROR_RESPONSES)
     for router in (cases.router, site_visits.router, scorecards.router):
+        app.include_router(router, responses=errors.ERROR_RESPONSES)
+    for router in (training.router, checklists.router):
         app.include_router(router, responses=errors.ERROR_RESPONSES)
     for router in (inbox.router, digest.router, outbox.router):
         app.include_router(router, responses=errors.ERROR_RESPONSES)

@@ -46,7 +46,13 @@ COMMAND_ROLES: dict[str, frozenset[str]] = {
     "recheck": frozenset({"safety_dept", "safety_supervisor"}),
     "extension": DEPARTMENT_ACTORS,
     "submit": DEPARTMENT_ACTORS,
+    # an urgent item's response steps: the dispatch room (information office), the safety
+    # department, and the item's own unit
+    "respond": frozenset({"info_office", "safety_dept", "safety_supervisor"}) | DEPARTMENT_ACTORS,
 }
+#: who keeps training records and certificates: these for everyone, the unit's own people
+#: (DEPARTMENT_ACTORS) for their department
+TRAINING_KEEPERS = frozenset({"info_office", "safety_dept"})
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,16 @@ class Principal:
                 f"your role ({self.role}) may not '{command}' this item",
                 f"您的角色（{self.role}）无权对该条目执行“{command}”",
             )
+
+    def may_keep_training(self, department: str | None) -> bool:
+        """May record certificates and training for people of ``department``?"""
+        if self.is_admin or self.role in TRAINING_KEEPERS:
+            return True
+        return (
+            self.role in DEPARTMENT_ACTORS
+            and department is not None
+            and (department == self.department)
+        )
 
     def require_admin(self) -> None:
         if not self.is_admin:

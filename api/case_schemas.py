@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from api.schemas import Id, Instant, LongText, OptionalText, Strict, Text
+from api.training_schemas import TimerScore
 
 CaseKind = Literal["violation", "injury_accident", "non_injury_accident"]
 ResponsibilityRole = Literal[
@@ -261,6 +262,9 @@ class DepartmentScore(BaseModel):
     cases: int
     vetoed: bool
     vetoed_by: list[VetoOut]
+    #: urgent findings filed in the month: per response timer, how many ran, were met (in
+    #: time), were escalated, and the minutes from the filing to the step
+    response: dict[str, TimerScore] = {}
 
 
 class PersonScore(BaseModel):

@@ -1,5 +1,6 @@
 """Server-rendered pages (Jinja2): filing, screening, boards, items, look back, sign-in,
-accountability cases, site visits and scorecards.
+accountability cases, site visits, scorecards, the inbox and the daily digest, certificates
+and pre-shift checklists.
 
 The pages live in ``api/web``; this module puts them together and installs what they share
 (the session codec, the login throttle, the photo store, HTML error pages, static files).
@@ -19,7 +20,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import body, log
-from api.web import boards, cases, items, login, scorecards, visits
+from api.web import boards, cases, digest, inbox, items, login, scorecards, training, visits
 from api.web.core import (
     STATIC,
     CsrfRefused,
@@ -37,6 +38,9 @@ router.include_router(boards.router)
 router.include_router(cases.router)
 router.include_router(visits.router)
 router.include_router(scorecards.router)
+router.include_router(inbox.router)
+router.include_router(digest.router)
+router.include_router(training.router)
 
 #: paths answered in JSON even on error (everything else is a page)
 NOT_PAGES = ("/api/", "/healthz", "/metrics", "/docs", "/redoc", "/openapi.json", "/static/")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
@@ -15,7 +15,10 @@ EARLIEST_YEAR = 2000
 LATEST_YEAR = 2100
 
 
-def _in_range(value: datetime) -> datetime:
+When = TypeVar("When", date, datetime)
+
+
+def _in_range(value: When) -> When:
     if not EARLIEST_YEAR <= value.year < LATEST_YEAR:
         raise PydanticCustomError(
             "date_out_of_range",
@@ -41,6 +44,8 @@ def no_control_characters(value: str) -> str:
 Clean = AfterValidator(no_control_characters)
 #: an ISO 8601 instant; without an offset it is read in the site's timezone
 Instant = Annotated[datetime, AfterValidator(_in_range)]
+#: a calendar day (YYYY-MM-DD), in the same years
+Day = Annotated[date, AfterValidator(_in_range)]
 Text = Annotated[str, Field(min_length=1, max_length=2000), Clean]
 LongText = Annotated[str, Field(min_length=1, max_length=10_000), Clean]
 OptionalText = Annotated[str, Field(max_length=2000), Clean]
@@ -66,6 +71,8 @@ class FileHazard(Strict):
     occurred_at: Instant
     department: Id | None = None
     client_ref: Annotated[str, Field(min_length=1, max_length=200), Clean] | None = None
+    #: phoned in to the dispatch room: the policy's response timers start (urgent path)
+    urgent: bool = False
 
 
 class Screen(Strict):
@@ -152,6 +159,16 @@ class NoticeOut(BaseModel):
     issued_at: str
 
 
+class TimerOut(BaseModel):
+    """An urgent item's response timer."""
+
+    name: str
+    due: str
+    met_at: str | None
+    #: ran out unmet and was escalated
+    escalated: bool
+
+
 class HazardOut(BaseModel):
     id: UUID
     number: str
@@ -179,6 +196,11 @@ class HazardOut(BaseModel):
     allowed: list[str]
     version: int
     as_of: str | None = None
+    urgent: bool = False
+    #: an urgent item's response timers: ``{name, due, met_at, escalated}``
+    timers: list[TimerOut] = []
+    #: what an automatic finding came from (a checklist run's line, a lapsed certificate)
+    sources: list[dict[str, Any]] = []
 
 
 class HistoryEntry(BaseModel):
@@ -235,6 +257,9 @@ class Board(BaseModel):
     counts: dict[str, int]
     items: list[BoardItem]
     as_of: str | None = None
+    #: work faces of the department with no pre-shift checklist run before the current shift
+    #: began: ``{work_face, template, shift_start, late_run}`` (absent when viewed as of)
+    missing_checklists: list[dict[str, Any]] = []
 
 
 class TickDone(BaseModel):
@@ -242,6 +267,10 @@ class TickDone(BaseModel):
     checked: int
     renoticed: int
     conflicts: int
+    reminded: int = 0
+    timers_escalated: int = 0
+    certificate_reminders: int = 0
+    certificate_violations: int = 0
 
 
 class OrgLoaded(BaseModel):

@@ -23,18 +23,20 @@ from eventsourcing.persistence import IntegrityError
 from domain.accounts import AccountCommands
 from domain.app_base import SYSTEM_ACTOR, AppBase, CommandResult, position_of
 from domain.cases import CaseCommands
+from domain.checklists import ChecklistCommands
 from domain.credentials import CredentialCommands
 from domain.digest import DigestCommands
 from domain.errors import Contention, InvalidCommand, NotFound, VersionConflict
+from domain.findings import NUMBER_PREFIX, FindingCommands
 from domain.hazard import Hazard
-from domain.ids import hazard_id_for_client_ref, hazard_id_for_idempotency_key, sequence_id
+from domain.ids import hazard_id_for_client_ref, hazard_id_for_idempotency_key
 from domain.inbox import InboxCommands
 from domain.organisation import Organisation
 from domain.policy import SitePolicy
 from domain.sequence import NumberSequence
 from domain.site_visit import SiteVisitCommands
+from domain.training import TrainingCommands
 
-NUMBER_PREFIX = {"hazard": "YH", "violation": "SW", "problem": "WT"}
 #: overdue items a tick handles in one save
 TICK_SAVE_SIZE = 50
 #: the fields of a filing (as given to Hazard.report)
@@ -64,6 +66,14 @@ class DueItems(Protocol):
     ) -> list[tuple[datetime, UUID]]: ...
 
 
+class DueTimers(Protocol):
+    """The port through which ``tick`` finds urgent items whose next response timer ran out."""
+
+    def due_timers(
+        self, now: datetime, after: tuple[datetime, UUID] | None, limit: int
+    ) -> list[tuple[datetime, UUID]]: ...
+
+
 class DueReminders(Protocol):
     """The port through which ``tick`` finds items whose next reminder is due (same paging)."""
 
@@ -80,9 +90,17 @@ class TickResult:
     conflicts: int = 0
     renoticed_ids: list[UUID] = field(default_factory=list)
     reminded: int = 0
+    #: urgent response timers escalated
+    timers_escalated: int = 0
+    #: certificate expiry reminders, and violations found for lapsed certificates on site
+    certificate_reminders: int = 0
+    certificate_violations: int = 0
 
 
 class SafeLoop(
+    TrainingCommands,
+    ChecklistCommands,
+    FindingCommands,
     InboxCommands,
     DigestCommands,
     CaseCommands,
@@ -105,11 +123,14 @@ class SafeLoop(
         due_items: DueItems | None = None,
         recording_clock: Callable[[], datetime] | None = None,
         due_reminders: DueReminders | None = None,
+        due_timers: DueTimers | None = None,
     ) -> None:
         super().__init__(env, policy=policy, recording_clock=recording_clock)
         self.due_items = due_items
         #: without it, a tick issues no reminders
         self.due_reminders = due_reminders
+        #: without it, a tick escalates no urgent timers
+        self.due_timers = due_timers
         self._numbering = threading.Lock()
 
     # -- filing ------------------------------------------------------------------------------
@@ -126,11 +147,14 @@ class SafeLoop(
         department: str | None = None,
         client_ref: str | None = None,
         idempotency_key: str | None = None,
+        urgent: bool = False,
         actor: str,
         now: datetime,
         attempts: int = 20,
     ) -> CommandResult:
         """File a finding. With a ``client_ref``, a repeat returns the first filing.
+
+        ``urgent``: phoned in to the dispatch room — the policy's response timers start now.
 
         With an ``idempotency_key`` (the caller's own), a repeat with the same fields returns
         the first filing, and one with different fields is refused (InvalidCommand): the key
@@ -160,8 +184,8 @@ class SafeLoop(
             "occurred_at": occurred_at,
             "department": department,
             "client_ref": client_ref,
+            "urgent": urgent,
         }
-        day = f"{self.policy.local_date(now):%Y%m%d}"
         for attempt in range(attempts):
             if client_ref or idempotency_key:
                 existing = self._existing(hazard_id, filing if idempotency_key else None)
@@ -170,8 +194,8 @@ class SafeLoop(
             # Filings in this process take turns on the day's counter; another process may
             # still advance it first, and then we retry after a short, random pause.
             with self._numbering:
-                sequence = self._sequence(f"hazard:{day}", now)
-                number = f"{NUMBER_PREFIX.get(kind, 'YH')}-{day}-{sequence.next(now):04d}"
+                sequence = self._day_sequence(now)
+                number = self._number(sequence, kind, now)
                 hazard = Hazard.report(
                     hazard_id=hazard_id,
                     number=number,
@@ -186,6 +210,8 @@ class SafeLoop(
                     actor=actor,
                     now=now,
                 )
+                if urgent:
+                    hazard.mark_urgent(timers=self.policy.urgent_timers, actor=actor, now=now)
                 try:
                     recordings = self.save(hazard, sequence)
                 except IntegrityError:
@@ -247,6 +273,10 @@ class SafeLoop(
                             now=now,
                             **{key: filing.get(key) for key in FILING_FIELDS},  # type: ignore[arg-type]
                         )
+                        if filing.get("urgent"):
+                            hazard.mark_urgent(
+                                timers=self.policy.urgent_timers, actor=actor, now=now
+                            )
                     except InvalidCommand as refused:
                         results[i] = refused
                         continue
@@ -316,7 +346,11 @@ class SafeLoop(
             return None
         if filing is not None:
             first = next(iter(self.events.get(hazard_id, lte=1)))
-            filed = {key: getattr(first, key) for key in filing}
+            filed = {key: getattr(first, key) for key in filing if key != "urgent"}
+            if "urgent" in filing:  # marked in the same save, as the item's second event
+                filed["urgent"] = any(
+                    isinstance(e, Hazard.MarkedUrgent) for e in self.events.get(hazard_id, lte=2)
+                )
             if filed != dict(filing):
                 raise InvalidCommand(
                     "Idempotency-Key",
@@ -324,12 +358,6 @@ class SafeLoop(
                     "该幂等键（Idempotency-Key）已用于另一条不同的登记",
                 )
         return CommandResult(hazard.id, hazard.state, hazard.version, None, False, hazard.number)
-
-    def _sequence(self, name: str, now: datetime) -> NumberSequence:
-        try:
-            return self._get(NumberSequence, sequence_id(name), "sequence")
-        except NotFound:
-            return NumberSequence.start(name, now)
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -506,7 +534,39 @@ class SafeLoop(
             ),
         )
 
+    def respond(
+        self,
+        hazard_id: UUID,
+        *,
+        step: str,
+        note: str,
+        actor: str,
+        now: datetime,
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        """Record a response step of an urgent item (e.g. acknowledged by the dispatch room)."""
+        return self._command(
+            hazard_id,
+            expected_version,
+            lambda h: h.respond(step=step, note=note, actor=actor, now=now),
+        )
+
     # -- deadlines ---------------------------------------------------------------------------
+
+    def escalate_timers(self, hazard_id: UUID, now: datetime) -> CommandResult | None:
+        """Escalate the urgent item's response timers that ran out unmet, once each.
+
+        Copied as the escalation ladder's first level (unit head, deputy chief, leader in
+        charge). None when nothing ran out; VersionConflict when another process changed
+        the item at the same moment.
+        """
+        hazard = self._get(Hazard, hazard_id, "hazard")
+        if not any(t["due"] < now for t in hazard.running_timers()):
+            return None
+        copies = self.org().resolve_copies(self.policy.copy_roles_for_level(1), hazard.department)
+        if not hazard.miss_timers(now=now, copies=copies, actor=SYSTEM_ACTOR):
+            return None
+        return self._save(hazard)
 
     def handle_overdue(self, hazard_id: UUID, now: datetime) -> CommandResult | None:
         """Issue the handling opinion and the re-notice for a missed deadline, once.
@@ -640,6 +700,19 @@ class SafeLoop(
                 result.conflicts += 1
             except NotFound:
                 continue
+        timers = self.due_timers.due_timers if self.due_timers else None
+        for hazard_id in self._due(timers, now, batch_size) if timers else ():
+            try:
+                if self.escalate_timers(hazard_id, now) is not None:
+                    result.timers_escalated += 1
+            except VersionConflict:
+                result.conflicts += 1
+            except NotFound:
+                continue
+        reminded, violations, conflicts = self.check_certificates(now, batch_size)
+        result.certificate_reminders += reminded
+        result.certificate_violations += violations
+        result.conflicts += conflicts
         return result
 
     @staticmethod

@@ -12,7 +12,7 @@ commands allowed in it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -124,6 +124,9 @@ class Hazard(Aggregate):
             h.flagged_for_case = False
             h.deadline_set_at = None
             h.reminded_offsets = []
+            h.urgent = False
+            h.timers = []
+            h.sources = []
 
     class Screened(Event):
         grade: str
@@ -292,6 +295,50 @@ class Hazard(Aggregate):
             h.closed_at = self.occurred_at
             h.state = S.CLOSED
 
+    class Linked(Event):
+        """Where an automatic finding came from (a checklist run's line, a lapsed certificate)."""
+
+        source: dict[str, Any]
+
+        def apply(self, h: Hazard) -> None:
+            h.sources = [*h.sources, dict(self.source)]
+
+    class MarkedUrgent(Event):
+        """Phoned in to the dispatch room: the policy's response timers start (e.g. 5-30-60).
+
+        ``timers``: ``{name, due, met_by}`` in the order they fall due; ``met_by`` names the
+        commands that meet the timer (besides an explicit response naming it).
+        """
+
+        timers: list[dict[str, Any]]
+
+        def apply(self, h: Hazard) -> None:
+            h.urgent = True
+            h.timers = [{**t, "met_at": None, "missed": False} for t in self.timers]
+
+    class TimerMet(Event):
+        """A response step done (late or not); ``next_due``: the next timer still running."""
+
+        name: str
+        note: str
+        next_due: datetime | None
+
+        def apply(self, h: Hazard) -> None:
+            h.timers = [
+                {**t, "met_at": self.occurred_at} if t["name"] == self.name else t for t in h.timers
+            ]
+
+    class TimerMissed(Event):
+        """A response timer ran out unmet: escalated once, to ``copies``."""
+
+        name: str
+        due: datetime
+        copies: list[str]
+        next_due: datetime | None
+
+        def apply(self, h: Hazard) -> None:
+            h.timers = [{**t, "missed": True} if t["name"] == self.name else t for t in h.timers]
+
     if TYPE_CHECKING:  # attributes set by the events (no dataclass fields)
         number: str
         kind: str
@@ -321,6 +368,11 @@ class Hazard(Aggregate):
         #: when the running deadline was set, and the reminders already issued for it
         deadline_set_at: datetime | None
         reminded_offsets: list[float]
+        #: phoned in (urgent path) and its response timers ``{name, due, met_by, met_at, missed}``
+        urgent: bool
+        timers: list[dict[str, Any]]
+        #: what an automatic finding came from (``{type, id, ...}``)
+        sources: list[dict[str, Any]]
 
     # -- creation ----------------------------------------------------------------------------
 
@@ -645,6 +697,88 @@ class Hazard(Aggregate):
         )
         return True
 
+    def link(self, *, source: dict[str, Any], actor: str, now: datetime) -> None:
+        """Record where an automatic finding came from (``{type, id, ...}``)."""
+        self._trigger(self.Linked, actor, now, source=dict(source))
+
+    # -- the urgent path ---------------------------------------------------------------------
+
+    def mark_urgent(
+        self, *, timers: Sequence[Mapping[str, Any]], actor: str, now: datetime
+    ) -> None:
+        """Start the response timers (``{name, minutes, met_by}``), counted from ``now``."""
+        if self.urgent:
+            return
+        started: list[dict[str, Any]] = sorted(
+            (
+                {
+                    "name": str(t["name"]),
+                    "due": now + timedelta(minutes=float(t["minutes"])),
+                    "met_by": list(t.get("met_by", ())),
+                }
+                for t in timers
+            ),
+            key=lambda t: t["due"],
+        )
+        if started:
+            self._trigger(self.MarkedUrgent, actor, now, timers=started)
+
+    def running_timers(self) -> list[dict[str, Any]]:
+        """Timers neither met nor escalated, while the item is open."""
+        if not self.urgent or self.state not in OPEN_STATES:
+            return []
+        return [t for t in self.timers if t["met_at"] is None and not t["missed"]]
+
+    def next_timer_due(self, without: str | None = None) -> datetime | None:
+        dues = [t["due"] for t in self.running_timers() if t["name"] != without]
+        return min(dues) if dues else None
+
+    def respond(self, *, step: str, note: str, actor: str, now: datetime) -> None:
+        """Record a response step of an urgent item (and any earlier step not yet met)."""
+        names = [t["name"] for t in self.timers]
+        if not self.urgent or step not in names:
+            raise InvalidCommand(
+                "step",
+                f"step must be one of this item's timers: {', '.join(names) or '(not urgent)'}",
+                f"响应步骤无效，应为本条目的计时项：{'、'.join(names) or '（非紧急条目）'}",
+            )
+        if self.state not in OPEN_STATES:
+            raise IllegalTransition("respond", self.state, self.allowed_commands(now))
+        self._meet(names.index(step), note, actor, now)
+
+    def miss_timers(self, *, now: datetime, copies: Sequence[str], actor: str) -> int:
+        """Escalate every running timer already past due, once each; the count escalated."""
+        late = [t for t in self.running_timers() if t["due"] < now]
+        for t in late:
+            self._trigger(
+                self.TimerMissed,
+                actor,
+                now,
+                name=t["name"],
+                due=t["due"],
+                copies=list(copies),
+                next_due=self.next_timer_due(without=t["name"]),
+            )
+        return len(late)
+
+    def _meet(self, upto: int, note: str, actor: str, now: datetime) -> None:
+        for t in self.timers[: upto + 1]:
+            if t["met_at"] is None:
+                self.trigger_event(
+                    self.TimerMet,
+                    actor=actor,
+                    occurred_at=now,
+                    timestamp=max(now, self.modified_on),
+                    name=t["name"],
+                    note=note,
+                    next_due=self.next_timer_due(without=t["name"]),
+                )
+
+    def _meet_by(self, command: str, actor: str, now: datetime) -> None:
+        met = [i for i, t in enumerate(self.timers) if command in t["met_by"]]
+        if met and self.state in OPEN_STATES | {S.CLOSED}:
+            self._meet(max(met), "", actor, now)
+
     # -- helpers -----------------------------------------------------------------------------
 
     def _expect(self, command: str, now: datetime) -> None:
@@ -660,6 +794,19 @@ class Hazard(Aggregate):
             timestamp=max(now, self.modified_on),
             **kwargs,
         )
+        command = TIMER_COMMANDS.get(event_class.__name__)
+        if command is not None and self.urgent:
+            self._meet_by(command, actor, now)
+
+
+#: the loop's events that can meet an urgent item's timers, by command name (policy's met_by)
+TIMER_COMMANDS = {
+    "Screened": "screen",
+    "NoticeIssued": "notice",
+    "FixedOnSpot": "fix-on-spot",
+    "RectificationSubmitted": "submit",
+    "Closed": "recheck",
+}
 
 
 def _deadline_set(h: Hazard, at: datetime) -> None:

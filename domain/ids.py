@@ -28,3 +28,17 @@ def case_id_for_hazard(hazard_id: UUID) -> UUID:
 def site_visit_id(person: str, location_key: str, at_utc_iso: str) -> UUID:
     """A site visit's natural key, so importing the same attendance file twice adds nothing."""
     return uuid5(NAMESPACE, f"site-visit:{person}|{location_key}|{at_utc_iso}")
+
+
+def certification_id(person: str, certificate_type: str) -> UUID:
+    """A person's certificate of one type (renewals are events of the same aggregate)."""
+    return uuid5(NAMESPACE, f"certification:{person}|{certificate_type}")
+
+
+def checklist_template_id(code: str) -> UUID:
+    return uuid5(NAMESPACE, f"checklist-template:{code}")
+
+
+def checklist_run_id(work_face_key: str, shift_start_utc_iso: str) -> UUID:
+    """One pre-shift checklist run per work face per shift: a repeated post is the same run."""
+    return uuid5(NAMESPACE, f"checklist-run:{work_face_key}|{shift_start_utc_iso}")

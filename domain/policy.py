@@ -39,6 +39,21 @@ class SitePolicy:
     case_level: int = 3
     #: repeat detection window (same location and category)
     repeat_window_days: int = 30
+    #: the urgent path (a finding phoned in to the dispatch room): response timers, each
+    #: ``{name, minutes, met_by}`` counted from the filing — met by a response naming the step
+    #: or by one of the ``met_by`` commands; the fire rule 5-30-60 by default
+    urgent_timers: Sequence[Mapping[str, Any]] = field(
+        default_factory=lambda: (
+            {"name": "acknowledged", "minutes": 5, "met_by": ("screen",)},
+            {"name": "responsible", "minutes": 30, "met_by": ("notice",)},
+            {"name": "first_measure", "minutes": 60, "met_by": ("fix-on-spot", "submit")},
+        )
+    )
+    #: reminders before a certificate expires, in days (to the holder and their unit head)
+    certificate_reminder_days: Sequence[float] = (30, 7)
+    #: the shifts' start times at the site (HH:MM, local): a work face whose checklist
+    #: templates name it needs a pre-shift checklist run before each
+    shift_starts: Sequence[str] = ("00:00", "08:00", "16:00")
 
     def __post_init__(self) -> None:
         try:
@@ -61,6 +76,11 @@ class SitePolicy:
         _check_roles("notice_copies", self.notice_copies)
         if self.case_level < 1:
             raise ValueError("case_level must be at least 1")
+        _check_timers(self.urgent_timers)
+        if not all(d > 0 for d in self.certificate_reminder_days):
+            raise ValueError("certificate_reminder_days must be positive")
+        for text in self.shift_starts:
+            _parse_hhmm(text)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> SitePolicy:
@@ -77,7 +97,16 @@ class SitePolicy:
             values["escalation_copies"] = {
                 int(k): tuple(v) for k, v in values["escalation_copies"].items()
             }
-        for key in ("reminder_offsets_hours", "notice_copies"):
+        if "urgent_timers" in values:
+            values["urgent_timers"] = tuple(
+                dict(t) if isinstance(t, Mapping) else t for t in values["urgent_timers"]
+            )
+        for key in (
+            "reminder_offsets_hours",
+            "notice_copies",
+            "certificate_reminder_days",
+            "shift_starts",
+        ):
             if key in values:
                 values[key] = tuple(values[key])
         return replace(policy, **values)
@@ -109,8 +138,54 @@ class SitePolicy:
         rung = max(eligible) if eligible else min(self.escalation_copies)
         return tuple(self.escalation_copies[rung])
 
+    def shift_starts_around(self, now: datetime, days: int = 1) -> list[datetime]:
+        """The shift starts (as instants) from ``days`` site days before ``now``'s day to
+        the end of that day, oldest first."""
+        today = self.local_date(now)
+        starts = []
+        for back in range(days, -1, -1):
+            day = today - timedelta(days=back)
+            for text in self.shift_starts:
+                hour, minute = _parse_hhmm(text)
+                local = datetime(day.year, day.month, day.day, hour, minute, tzinfo=self.zone)
+                starts.append(local)
+        return sorted(starts)
+
     def reminder_offsets(self) -> tuple[timedelta, ...]:
         return tuple(timedelta(hours=h) for h in sorted(self.reminder_offsets_hours, reverse=True))
+
+
+TIMER_MET_BY = ("screen", "notice", "fix-on-spot", "submit", "recheck")
+
+
+def _check_timers(timers: Sequence[Any]) -> None:
+    names = set()
+    for t in timers:
+        if not isinstance(t, Mapping) or set(t) - {"name", "minutes", "met_by"}:
+            raise ValueError("urgent_timers: each needs name, minutes and (optionally) met_by")
+        name = t.get("name")
+        if not isinstance(name, str) or not name or name in names:
+            raise ValueError("urgent_timers: each needs a distinct name")
+        names.add(name)
+        minutes = t.get("minutes")
+        if not isinstance(minutes, int | float) or isinstance(minutes, bool) or not minutes > 0:
+            raise ValueError(f"urgent_timers.{name}: minutes must be positive")
+        for command in t.get("met_by", ()):
+            if command not in TIMER_MET_BY:
+                raise ValueError(
+                    f"urgent_timers.{name}: unknown command {command!r}"
+                    f" (one of {', '.join(TIMER_MET_BY)})"
+                )
+
+
+def _parse_hhmm(text: str) -> tuple[int, int]:
+    try:
+        hour, minute = (int(part) for part in str(text).split(":"))
+    except ValueError:
+        raise ValueError(f"shift_starts: {text!r} is not HH:MM") from None
+    if not (0 <= hour < 24 and 0 <= minute < 60):
+        raise ValueError(f"shift_starts: {text!r} is not HH:MM")
+    return hour, minute
 
 
 def _check_roles(name: str, roles: Sequence[str]) -> None:

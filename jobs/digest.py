@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from domain.app_base import CommandResult
 from domain.application import SafeLoop
+from projections.checklists import missing_on_day
 from projections.digest import daily, summary_of
 from projections.store import UNAVAILABLE_ERRORS, ViewStore
 
@@ -33,7 +34,9 @@ def issue_digest(app: SafeLoop, store: ViewStore, day: date, now: datetime) -> C
         repeat_window_days=app.policy.repeat_window_days,
         now=now,
     )
-    result = app.issue_digest(day, summary=summary_of(data), now=now)
+    summary = summary_of(data)
+    summary["missing_checklists"] = len(missing_on_day(store, app.policy, day, now))
+    result = app.issue_digest(day, summary=summary, now=now)
     return result if result.created else None
 
 

@@ -1,7 +1,8 @@
 """``deadlines``: the index the scheduler reads — each running deadline and next reminder.
 
-Two kinds of row per item: ``deadline`` (when the running deadline passes) and ``reminder``
-(when its next reminder falls due, per the policy's offsets). A tick asks only for rows due
+Three kinds of row per item: ``deadline`` (when the running deadline passes), ``reminder``
+(when its next reminder falls due, per the policy's offsets) and ``urgent`` (when the next
+response timer of an urgent item runs out). A tick asks only for rows due
 by ``now`` (an index range scan), so its cost grows with the due items, not with all items.
 """
 
@@ -17,6 +18,8 @@ from projections.base import Item, Projection
 from projections.store import Cursor, ViewStore
 from projections.timefmt import iso, parse
 
+#: events after which no response timer runs
+TIMER_STOPS = (Hazard.Closed, Hazard.Voided, Hazard.Merged)
 #: events after which no deadline runs
 STOPS = (
     Hazard.RectificationSubmitted,
@@ -54,6 +57,12 @@ class Deadlines(Projection):
                 latest[(key, "reminder")] = self._first_reminder(e) if due else None
             elif isinstance(e, Hazard.ReminderIssued):
                 latest[(key, "reminder")] = self._next_reminder(e.deadline, e.offset_hours)
+            if isinstance(e, Hazard.MarkedUrgent):
+                latest[(key, "urgent")] = iso(min(t["due"] for t in e.timers))
+            elif isinstance(e, Hazard.TimerMet | Hazard.TimerMissed):
+                latest[(key, "urgent")] = iso(e.next_due)
+            elif isinstance(e, TIMER_STOPS):
+                latest[(key, "urgent")] = None
         upserts = [(k, kind, v) for (k, kind), v in latest.items() if v is not None]
         deletes = [(k, kind) for (k, kind), v in latest.items() if v is None]
         if deletes:
@@ -110,6 +119,12 @@ class DeadlineIndex:
     ) -> list[tuple[datetime, UUID]]:
         """Items whose next reminder falls due at or before ``now``."""
         return self._query("reminder", "<=", now, after, limit)
+
+    def due_timers(
+        self, now: datetime, after: tuple[datetime, UUID] | None, limit: int
+    ) -> list[tuple[datetime, UUID]]:
+        """Urgent items whose next response timer ran out (strictly before ``now``)."""
+        return self._query("urgent", "<", now, after, limit)
 
     def _query(
         self,

@@ -9,6 +9,13 @@ the summary of one site day (midnight to midnight in the policy's timezone).
 the same place (ignoring case and spaces) and the same **category** — the data has no
 category field, so a category is the finding's kind and its description, ignoring case,
 spaces and punctuation. Voided and merged findings do not count anywhere.
+
+``as_of`` answers with what the system held at an instant, by recorded time: only facts
+recorded by then count (a finding filed later, a closing, a void or a re-notice recorded
+later do not), and each finding has the department and grade it had then — the read model
+keeps when it was screened (``screened_at``, with the department it was filed under) and
+when it was voided or merged (``gone_at``), the only changes of those facts (screening is
+done once; voided and merged are final).
 """
 
 from __future__ import annotations
@@ -38,7 +45,13 @@ STATE_AFTER: dict[type, str] = {
     Hazard.ReNoticed: S.OVERDUE,
     Hazard.Closed: S.CLOSED,
 }
-NOT_FINDINGS = (S.VOID, S.MERGED)
+#: after every recorded instant (the held instant when no ``as_of`` is asked for)
+FOREVER = "9999-12-31T23:59:59.999999Z"
+#: a finding's department and grade as held at an instant (one ``?``: the instant)
+DEPARTMENT_HELD = "CASE WHEN screened_at <= ? THEN department ELSE filed_department END"
+GRADE_HELD = "CASE WHEN screened_at <= ? THEN grade END"
+#: filed by the instant and not voided or merged by then (two ``?``: the instant)
+FINDING_HELD = "filed_at <= ? AND (gone_at IS NULL OR gone_at > ?)"
 UNSCREENED = "unscreened"
 LONGEST = 10
 MAX_REPEATS = 20
@@ -54,7 +67,8 @@ class DigestFacts(Projection):
             " hazard_id TEXT PRIMARY KEY, number TEXT NOT NULL, kind TEXT NOT NULL,"
             " location TEXT NOT NULL, place TEXT NOT NULL, category TEXT NOT NULL,"
             " description TEXT NOT NULL, department TEXT, grade TEXT, state TEXT NOT NULL,"
-            " filed_at TEXT NOT NULL, closed_at TEXT)",
+            " filed_at TEXT NOT NULL, closed_at TEXT, filed_department TEXT, screened_at TEXT,"
+            " gone_at TEXT)",
             "CREATE INDEX IF NOT EXISTS digest_items_filed ON digest_items (filed_at)",
             "CREATE INDEX IF NOT EXISTS digest_items_closed ON digest_items (closed_at)",
             "CREATE TABLE IF NOT EXISTS digest_overdue ("
@@ -78,8 +92,8 @@ def _apply(cur: Cursor, e: Any) -> None:
     if isinstance(e, Hazard.Reported):
         cur.execute(
             "INSERT INTO digest_items (hazard_id, number, kind, location, place, category,"
-            " description, department, grade, state, filed_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
+            " description, department, grade, state, filed_at, filed_department)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)",
             (
                 hid,
                 e.number,
@@ -91,15 +105,19 @@ def _apply(cur: Cursor, e: Any) -> None:
                 e.department,
                 S.REPORTED,
                 at,
+                e.department,
             ),
         )
         return
     state = e.reopened_as if isinstance(e, Hazard.RecheckFailed) else STATE_AFTER.get(type(e))
     if isinstance(e, Hazard.Screened):
         cur.execute(
-            "UPDATE digest_items SET department = ?, grade = ? WHERE hazard_id = ?",
-            (e.department, e.grade, hid),
+            "UPDATE digest_items SET department = ?, grade = ?, screened_at = ?"
+            " WHERE hazard_id = ?",
+            (e.department, e.grade, at, hid),
         )
+    if isinstance(e, Hazard.Voided | Hazard.Merged):
+        cur.execute("UPDATE digest_items SET gone_at = ? WHERE hazard_id = ?", (at, hid))
     if isinstance(e, Hazard.Closed):
         cur.execute("UPDATE digest_items SET closed_at = ? WHERE hazard_id = ?", (at, hid))
     if state is not None:
@@ -143,39 +161,47 @@ def daily(
     zone: ZoneInfo,
     repeat_window_days: int = 30,
     now: datetime | None = None,
+    as_of: datetime | None = None,
 ) -> dict[str, Any]:
-    """The digest of one site day. The overdue figures are as of the day's end (or ``now``)."""
+    """The digest of one site day. The overdue figures are as of the day's end (or ``now``);
+    ``as_of`` answers with what had been recorded by that instant (see the module)."""
     start, end = site_day_window(day, zone)
-    cutoff = min(end, now) if now is not None else end
+    cutoff = min(t for t in (end, now, as_of) if t is not None)
     repeat_start, _ = site_day_window(day - timedelta(days=repeat_window_days - 1), zone)
     span = (iso(start), iso(end))
+    held = iso(as_of) if as_of is not None else FOREVER
     with store.read() as cur:
         new_rows = cur.execute(
-            "SELECT department, grade, COUNT(*) AS n FROM digest_items"
-            " WHERE filed_at >= ? AND filed_at < ? AND state NOT IN (?, ?)"
+            "SELECT department, grade, COUNT(*) AS n FROM ("
+            f" SELECT {DEPARTMENT_HELD} AS department, {GRADE_HELD} AS grade FROM digest_items"
+            f" WHERE filed_at >= ? AND filed_at < ? AND {FINDING_HELD}) AS held"
             " GROUP BY department, grade",
-            (*span, *NOT_FINDINGS),
+            (held, held, *span, held, held),
         ).fetchall()
         closed_rows = cur.execute(
-            "SELECT department, COUNT(*) AS n FROM digest_items"
-            " WHERE closed_at >= ? AND closed_at < ? GROUP BY department",
-            span,
+            "SELECT department, COUNT(*) AS n FROM ("
+            f" SELECT {DEPARTMENT_HELD} AS department FROM digest_items"
+            " WHERE closed_at >= ? AND closed_at < ? AND closed_at <= ?) AS held"
+            " GROUP BY department",
+            (held, *span, held),
         ).fetchall()
         overdue_rows = cur.execute(
-            "SELECT o.hazard_id, o.missed_deadline, i.number, i.location, i.department,"
+            "SELECT o.hazard_id, o.missed_deadline, i.number, i.location,"
+            " CASE WHEN i.screened_at <= ? THEN i.department ELSE i.filed_department END"
+            " AS department,"
             " (SELECT MAX(l.level) FROM digest_levels l"
             "   WHERE l.hazard_id = o.hazard_id AND l.at < ?) AS level"
             " FROM digest_overdue o JOIN digest_items i ON i.hazard_id = o.hazard_id"
             " WHERE o.began_at < ? AND (o.ended_at IS NULL OR o.ended_at >= ?)"
             " ORDER BY o.missed_deadline, i.number",
-            (iso(cutoff), iso(cutoff), iso(cutoff)),
+            (held, iso(cutoff), iso(cutoff), iso(cutoff)),
         ).fetchall()
         window_rows = cur.execute(
             "SELECT hazard_id, number, kind, location, place, category, description,"
-            " department, filed_at FROM digest_items"
-            " WHERE filed_at >= ? AND filed_at < ? AND state NOT IN (?, ?)"
+            f" {DEPARTMENT_HELD} AS department, filed_at FROM digest_items"
+            f" WHERE filed_at >= ? AND filed_at < ? AND {FINDING_HELD}"
             " ORDER BY filed_at, number",
-            (iso(repeat_start), iso(end), *NOT_FINDINGS),
+            (held, iso(repeat_start), iso(end), held, held),
         ).fetchall()
 
     new: dict[str, dict[str, int]] = {}
@@ -229,6 +255,7 @@ def daily(
         "timezone": zone.key,
         "from": iso(start),
         "to": iso(end),
+        "as_of": iso(as_of),
         "overdue_as_of": iso(cutoff),
         "new_findings": {
             "total": sum(sum(g.values()) for g in new.values()),

@@ -12,8 +12,12 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from projections.photos import PHOTO_REFERENCE
+
 #: what an inbox item is about
 KINDS = ("notice", "copy", "reminder", "escalation", "case_flag", "digest")
+#: templates not about one finding (no item lines in the body)
+NOT_ITEMS = frozenset({"digest", "certificate_reminder"})
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,9 @@ TITLES: dict[str, dict[str, str]] = {
         "已重新下达整改通知，新期限 {deadline}",
         "case_flag": "【问责提示】{number} {location}：逾期督办已升至 {level} 级，应立案问责",
         "digest": "【安全信息日报】{day}：新增 {new} 项，关闭 {closed} 项，逾期 {overdue} 项",
+        "urgent_timer": "【紧急·响应超时】{number} {location}：“{timer}”应于 {due} 前完成，已超时",
+        "certificate_reminder": "【证书到期提醒】{holder}的{certificate_type}（证号"
+        " {certificate_number}）将于 {deadline} 到期（提前 {offset_days} 天提醒）",
     },
     "en": {
         "notice": "[Rectification notice] {number} at {location}: {description}; due {deadline}",
@@ -52,6 +59,10 @@ TITLES: dict[str, dict[str, str]] = {
         "case_flag": "[Accountability] {number} at {location}: escalated to level {level};"
         " an accountability case is due",
         "digest": "[Daily safety digest] {day}: {new} new, {closed} closed, {overdue} overdue",
+        "urgent_timer": "[Urgent, response late] {number} at {location}: '{timer}' was due"
+        " by {due}",
+        "certificate_reminder": "[Certificate expiring] {holder}: {certificate_type}"
+        " (no. {certificate_number}) expires {deadline} (in {offset_days} days)",
     },
 }
 
@@ -79,14 +90,24 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
+#: the default urgent timers' names in Chinese (others show as configured)
+TIMER_NAMES_ZH = {
+    "acknowledged": "接警响应",
+    "responsible": "责任人到位",
+    "first_measure": "首项措施",
+}
+
+
 def render(template: str, language: str, facts: Mapping[str, Any], zone: ZoneInfo) -> Message:
     """The title and body of one message in ``language`` (zh unless it is ``en``)."""
     lang = "en" if language == "en" else "zh"
     deadline = _when(facts.get("deadline"), zone)
+    # photos are stored as references in the description: no use in a message
+    description = " ".join(PHOTO_REFERENCE.sub("", str(facts.get("description") or "")).split())
     values = {
         "number": facts.get("number") or "-",
         "location": facts.get("location") or "-",
-        "description": _short(str(facts.get("description") or "")),
+        "description": _short(description),
         "deadline": deadline,
         "level": facts.get("level") or 0,
         "period": facts.get("period") or 0,
@@ -95,16 +116,24 @@ def render(template: str, language: str, facts: Mapping[str, Any], zone: ZoneInf
         "new": facts.get("new", 0),
         "closed": facts.get("closed", 0),
         "overdue": facts.get("overdue", 0),
+        "timer": (TIMER_NAMES_ZH.get(facts.get("timer") or "") if lang == "zh" else None)
+        or facts.get("timer")
+        or "",
+        "due": _when(facts.get("due"), zone),
+        "holder": facts.get("holder") or "",
+        "certificate_type": facts.get("certificate_type") or "",
+        "certificate_number": facts.get("certificate_number") or "",
+        "offset_days": _hours(float(facts.get("offset_days") or 0)),
     }
     title = TITLES[lang][template].format(**values)
     labels = LABELS[lang]
     lines = [title, ""]
-    if template != "digest":
+    if template not in NOT_ITEMS:
         department = facts.get("department_name_en" if lang == "en" else "department_name")
         lines += [
             f"{labels['number']}: {values['number']}",
             f"{labels['location']}: {values['location']}",
-            f"{labels['description']}: {facts.get('description') or '-'}",
+            f"{labels['description']}: {description or '-'}",
         ]
         if department:
             lines.append(f"{labels['department']}: {department}")

@@ -29,6 +29,7 @@ from domain.hazard import Hazard
 from domain.ids import NAMESPACE
 from domain.inbox import InboxReceipt
 from domain.organisation import Organisation
+from domain.training import Certification
 from projections.base import Item, Projection, bigint
 from projections.messages import render
 from projections.store import Cursor, ViewStore
@@ -165,6 +166,8 @@ class Notifications(Projection):
                 batch.digest(pos, e)
             elif isinstance(e, InboxReceipt.Read | InboxReceipt.Acknowledged):
                 batch.receipt(e)
+            elif isinstance(e, Certification.ExpiryReminded):
+                batch.certificate_reminder(pos, e)
         batch.flush()
 
     def channels_for(self, person: dict[str, Any]) -> list[str]:
@@ -298,6 +301,17 @@ class _Batch:
                 *(_Recipient(p, "escalation", "escalation") for p in e.copies),
             ]
             extra = {"period": e.period}
+        elif isinstance(e, Hazard.TimerMissed):
+            recipients = [
+                *(
+                    [_Recipient(item["unit_head"], "escalation", "urgent_timer")]
+                    if item.get("unit_head")
+                    else []
+                ),
+                *self._department_head(item),
+                *(_Recipient(p, "escalation", "urgent_timer") for p in e.copies),
+            ]
+            extra = {"timer": e.name, "due": e.due}
         elif isinstance(e, Hazard.FlaggedForCase):
             office = sorted(
                 pid for pid, p in self.people.items() if p and p.get("role") == "info_office"
@@ -319,6 +333,42 @@ class _Batch:
             **extra,
         }
         self.notify(pos, e, recipients, facts, hazard_id=hid, number=item.get("number"))
+
+    def _department_head(self, item: dict[str, Any]) -> list[_Recipient]:
+        """The unit head of the item's department (an urgent item may have no notice yet),
+        and the information office (the dispatch room) when it has no department."""
+        head = next(
+            (
+                pid
+                for pid, p in sorted(self.people.items())
+                if p
+                and p.get("role") == "unit_head"
+                and p.get("department") == item.get("department")
+            ),
+            None,
+        )
+        if head is not None:
+            return [_Recipient(head, "escalation", "urgent_timer")]
+        office = sorted(
+            pid for pid, p in self.people.items() if p and p.get("role") == "info_office"
+        )
+        return [_Recipient(p, "escalation", "urgent_timer") for p in office]
+
+    def certificate_reminder(self, pos: int, e: Any) -> None:
+        holder = self.people.get(e.person) or {}
+        department = holder.get("department")
+        facts = {
+            "holder": f"{holder.get('name') or e.person}（{e.person}）",
+            "certificate_type": e.certificate_type,
+            "certificate_number": e.number,
+            "deadline": e.expires_at,
+            "offset_days": e.days_ahead,
+            "link": f"{self.m.base_url}/departments/{department}/certificates"
+            if department
+            else None,
+        }
+        recipients = [_Recipient(p, "reminder", "certificate_reminder") for p in e.recipients]
+        self.notify(pos, e, recipients, facts, hazard_id=None, number=None)
 
     def _owners(self, item: dict[str, Any], kind: str, template: str) -> list[_Recipient]:
         owners = [item.get("responsible_person"), item.get("unit_head")]

@@ -64,13 +64,27 @@ class SiteVisitIndex:
                 " WHERE location_key = ? AND at >= ? AND at <= ? ORDER BY at, id",
                 (location_key(location), iso(start), iso(end)),
             ).fetchall()
-        visits = []
-        for row in rows:
-            at, recorded_at = parse(row["at"]), parse(row["recorded_at"])
-            assert at is not None
-            assert recorded_at is not None
-            visits.append(Visit(UUID(row["id"]), row["person"], row["location"], at, recorded_at))
-        return visits
+        return _visits(rows)
+
+    def of_person(self, person: str, start: datetime, end: datetime) -> list[Visit]:
+        """The person's visits with ``start <= at <= end``, oldest first."""
+        with self.store.read() as cur:
+            rows = cur.execute(
+                "SELECT id, person, location, at, recorded_at FROM site_visits"
+                " WHERE person = ? AND at >= ? AND at <= ? ORDER BY at, id",
+                (person, iso(start), iso(end)),
+            ).fetchall()
+        return _visits(rows)
+
+
+def _visits(rows: Sequence[Any]) -> list[Visit]:
+    visits = []
+    for row in rows:
+        at, recorded_at = parse(row["at"]), parse(row["recorded_at"])
+        assert at is not None
+        assert recorded_at is not None
+        visits.append(Visit(UUID(row["id"]), row["person"], row["location"], at, recorded_at))
+    return visits
 
 
 def list_visits(

@@ -37,6 +37,8 @@ seal_cli = typer.Typer(help="Seals of the audit hash chain: print or export one 
 visits_cli = typer.Typer(help="Site visits (who was where and when), for the 24-hour rule.")
 export_cli = typer.Typer(help="Export: the event log (backup), lists, boards and documents.")
 user_cli = typer.Typer(help="Web logins (passwords) for people.")
+certificates_cli = typer.Typer(help="People's certificates (training records).")
+checklists_cli = typer.Typer(help="Pre-shift checklist templates (versioned data).")
 cli.add_typer(org_cli, name="org")
 cli.add_typer(token_cli, name="token")
 cli.add_typer(projections_cli, name="projections")
@@ -45,6 +47,8 @@ cli.add_typer(seal_cli, name="seal")
 cli.add_typer(export_cli, name="export")
 cli.add_typer(user_cli, name="user")
 cli.add_typer(outbox_cli, name="outbox")
+cli.add_typer(certificates_cli, name="certificates")
+cli.add_typer(checklists_cli, name="checklists")
 
 ADMIN_ACTOR = "admin"
 STARTUP_ERRORS: tuple[type[Exception], ...] = (ValueError, *UNAVAILABLE_ERRORS)
@@ -272,6 +276,55 @@ def site_visits_import(
             raise typer.Exit(1)
 
 
+@certificates_cli.command("import")
+def certificates_import(
+    file: Annotated[
+        Path,
+        typer.Argument(help="CSV with the columns person, type, number, issued_at, expires_at"),
+    ],
+) -> None:
+    """Import people's certificates; rejected rows are listed, a rerun records nothing twice."""
+    from safeloop.certificates_import import count_rows, import_certificates
+
+    with opened() as system:
+        try:
+            total = count_rows(file)
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            fail(f"cannot read {file}: {e}")
+            raise
+        with typer.progressbar(length=max(total, 1), label="importing certificates") as bar:
+            summary = import_certificates(system, file, actor=ADMIN_ACTOR, progress=bar.update)
+        system.runner.catch_up()
+        typer.echo(
+            f"{total} row(s): {summary.created} recorded, {summary.renewed} renewed,"
+            f" {summary.unchanged} already on record, {len(summary.rejected)} rejected"
+        )
+        for line, field, en, zh in summary.rejected[:50]:
+            typer.secho(f"  line {line}: {field}: {en} / {zh}", fg=typer.colors.YELLOW, err=True)
+        if len(summary.rejected) > 50:
+            typer.secho(f"  ... and {len(summary.rejected) - 50} more", err=True)
+        if summary.rejected:
+            raise typer.Exit(1)
+
+
+@checklists_cli.command("load")
+def checklists_load(
+    file: Annotated[Path, typer.Argument(help="YAML: a list of templates (see examples/)")],
+) -> None:
+    """Define checklist templates from YAML; a changed template gets a new version."""
+    from safeloop.checklists_load import load_templates
+
+    with opened() as system:
+        try:
+            results = load_templates(system, file, actor=ADMIN_ACTOR)
+        except (OSError, ValueError, yaml.YAMLError) as e:
+            fail(f"cannot read {file}: {e}")
+            raise
+        system.runner.catch_up()
+        for code, state, changed in results:
+            typer.echo(f"{code}: {state}{'' if changed else ' (unchanged)'}")
+
+
 # -- web logins -------------------------------------------------------------------------------
 
 
@@ -307,7 +360,8 @@ def tick(
         str | None, typer.Option(help="ISO instant to tick at (not later than the clock)")
     ] = None,
 ) -> None:
-    """Handle every missed deadline up to now: handling opinions and re-notices, once each."""
+    """Handle every missed deadline up to now: handling opinions and re-notices, reminders,
+    urgent timers run out, certificate reminders and lapsed certificates on site, once each."""
     with opened() as system:
         clock_now = system.now()
         at = parse_instant(now, system) or clock_now
@@ -319,6 +373,11 @@ def tick(
         typer.echo(
             f"checked {result.checked}, re-noticed {result.renoticed},"
             f" conflicts {result.conflicts} (at {at.isoformat()})"
+        )
+        typer.echo(
+            f"reminded {result.reminded}, urgent timers escalated {result.timers_escalated},"
+            f" certificate reminders {result.certificate_reminders},"
+            f" certificate violations {result.certificate_violations}"
         )
 
 
@@ -469,6 +528,9 @@ def digest(
     issue: Annotated[
         bool, typer.Option("--issue", help="issue it to the office and leaders (once per day)")
     ] = False,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="ISO instant: the digest as it stood then")
+    ] = None,
 ) -> None:
     """Print the daily digest of a site day as JSON (and optionally issue it)."""
     from datetime import date as date_type
@@ -479,8 +541,11 @@ def digest(
     with opened() as system:
         system.runner.catch_up()
         now = system.now()
+        when = parse_instant(as_of, system)
+        if issue and when is not None:
+            fail("--issue issues today's figures; it cannot be combined with --as-of")
         try:
-            day = date_type.fromisoformat(date) if date else system.policy.local_date(now)
+            day = date_type.fromisoformat(date) if date else system.policy.local_date(when or now)
         except ValueError:
             fail(f"not a date (YYYY-MM-DD): {date!r}")
             raise
@@ -490,6 +555,7 @@ def digest(
             zone=system.policy.zone,
             repeat_window_days=system.policy.repeat_window_days,
             now=now,
+            as_of=when,
         )
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
         if issue:

@@ -22,6 +22,7 @@ from domain.hazard import OPEN_STATES, S
 from safeloop.accounts import demo_logins
 from safeloop.demo_cases import demo_cases_summary, plan_demo_cases
 from safeloop.demo_notify import demo_notifications
+from safeloop.demo_training import demo_training_summary, plan_demo_training
 from safeloop.system import System
 
 # -- the organisation --------------------------------------------------------------------------
@@ -323,6 +324,7 @@ def load_demo(
         [pid for pid, _, _, _ in LEADERS],
         seed,
     )
+    plan_demo_training(sim, start, seed)
     echo(f"simulating {days} days of history with {findings} findings ...")
     sim.run()
     system.runner.catch_up()
@@ -336,6 +338,7 @@ def load_demo(
         f" {findings} findings",
         f"inboxes filled; {digests} daily digest(s) issued, {acks} item(s) acknowledged",
         demo_cases_summary(system),
+        demo_training_summary(system),
         "",
     ]
     lines.append("API tokens for demo users (Authorization: Bearer <token>):")

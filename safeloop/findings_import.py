@@ -1,15 +1,16 @@
 """Importing findings in bulk (``safeloop import FILE``): CSV or JSON lines.
 
 Each row has the fields of ``POST /api/v1/hazards`` (kind, description, location, reporter,
-reporter_role, occurred_at, and optionally department) and a ``client_ref``, which names the
+reporter_role, occurred_at, and optionally department and urgent) and a ``client_ref``, which
+names the
 finding: importing the same file again files nothing twice. A row is checked by the API's own
 schema (``api.schemas.FileHazard``) and then by the domain; a row that fails is skipped and
 reported with its line number and why, the others are filed, many to a transaction.
 
 A ``.jsonl`` / ``.ndjson`` file holds one JSON object per line; anything else is read as CSV
 (UTF-8, optionally with a byte-order mark) with a header naming the fields. In a CSV an empty
-``department`` (or ``client_ref``) means none. Instants without an offset are read in the
-site's timezone.
+``department``, ``client_ref`` or ``urgent`` cell means none. Instants without an offset are read
+in the site's timezone.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from safeloop.system import System
 CHUNK = 500
 JSON_SUFFIXES = (".jsonl", ".ndjson")
 #: in a CSV, an empty cell of these columns means the field is absent
-OPTIONAL = ("department", "client_ref")
+OPTIONAL = ("department", "client_ref", "urgent")
 
 
 @dataclass

@@ -18,6 +18,8 @@ from domain.policy import SitePolicy
 from projections.audit import AuditChain
 from projections.boards import Boards
 from projections.cases import Cases
+from projections.certificates import CertificateIndexStore, Certificates
+from projections.checklists import Checklists
 from projections.deadlines import DeadlineIndex, Deadlines
 from projections.digest import DigestFacts
 from projections.notifications import Notifications
@@ -27,6 +29,8 @@ from projections.scorecards import Scorecards
 from projections.site_visits import SiteVisitIndex, SiteVisits
 from projections.store import PostgresViewStore, SQLiteViewStore, ViewStore
 from projections.timeline import Timeline
+from projections.training import Training
+from projections.urgent import UrgentTimers
 from safeloop.notify import channel_config, default_channels
 from safeloop.recorders import POSTGRES_FACTORY_TOPIC, SQLITE_FACTORY_TOPIC
 from safeloop.settings import Database, Settings
@@ -114,8 +118,18 @@ def build_system(settings: Settings, *, clock: Clock | None = None) -> System:
         )
     clock = clock or system_clock
     index = DeadlineIndex(store)
-    app = SafeLoop(env, policy=policy, due_items=index, due_reminders=index, recording_clock=clock)
-    app.visit_index = SiteVisitIndex(store)
+    app = SafeLoop(
+        env,
+        policy=policy,
+        due_items=index,
+        due_reminders=index,
+        due_timers=index,
+        recording_clock=clock,
+    )
+    visits = SiteVisitIndex(store)
+    app.visit_index = visits
+    app.person_visits = visits
+    app.certificate_index = CertificateIndexStore(store)
     runner = ProjectionRunner(
         app,
         store,
@@ -135,6 +149,10 @@ def build_system(settings: Settings, *, clock: Clock | None = None) -> System:
                 default_channels=default_channels(settings),
             ),
             DigestFacts(),
+            Certificates(policy.certificate_reminder_days),
+            Training(policy.timezone),
+            Checklists(),
+            UrgentTimers(policy.timezone),
         ],
         batch_size=settings.projection_batch_size,
         poll_interval=settings.projection_poll_seconds,

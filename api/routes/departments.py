@@ -13,7 +13,7 @@ from api.routes.hazards import AsOf, aware
 from api.schemas import Board, BoardItem
 from api.services import Services
 from domain.errors import NotFound
-from projections import boards
+from projections import boards, checklists
 
 router = APIRouter(prefix="/api/v1/departments", tags=["departments"])
 
@@ -43,7 +43,16 @@ def get_board(
             for i in data["items"]
         ],
         as_of=data["as_of"],
+        missing_checklists=[] if when is not None else current_missing(services, code),
     )
+
+
+def current_missing(services: Services, code: str) -> list[dict[str, Any]]:
+    """The department's work faces with no pre-shift run before the current shift began."""
+    now = services.now()
+    begun = [s for s in services.policy.shift_starts_around(now, days=1) if s <= now]
+    rows = checklists.missing_runs(services.store, begun[-1:], now, department=code)
+    return [{k: v for k, v in r.items() if k != "department"} for r in rows]
 
 
 def board_data(

@@ -30,9 +30,11 @@ from api.schemas import (
     Recheck,
     Screen,
     Submit,
+    TimerOut,
     Void,
 )
 from api.services import Services
+from api.training_schemas import Respond
 from domain.application import CommandResult
 from domain.errors import NotFound
 from domain.hazard import STATES, Hazard
@@ -118,6 +120,17 @@ def hazard_out(
         ],
         version=hazard.version,
         as_of=iso(as_of),
+        urgent=hazard.urgent,
+        timers=[
+            TimerOut(
+                name=t["name"],
+                due=iso(t["due"]) or "",
+                met_at=iso(t["met_at"]),
+                escalated=bool(t["missed"]),
+            )
+            for t in hazard.timers
+        ],
+        sources=jsonable(hazard.sources),
     )
 
 
@@ -173,6 +186,7 @@ def file_hazard(
         department=body.department,
         client_ref=body.client_ref,
         idempotency_key=idempotency_key,
+        urgent=body.urgent,
         actor=principal.actor,
         now=services.now(),
     )
@@ -352,6 +366,37 @@ def fix_on_spot(
         response,
         lambda now, v: services.app.fix_on_spot(
             hazard_id, note=body.note, actor=principal.actor, now=now, expected_version=v
+        ),
+    )
+
+
+@router.post(
+    "/{hazard_id}/respond",
+    response_model=CommandDone,
+    summary="An urgent item's response step done (e.g. acknowledged by the dispatch room)",
+)
+def respond(
+    hazard_id: UUID,
+    body: Respond,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CommandDone:
+    return _command(
+        "respond",
+        services,
+        principal,
+        hazard_id,
+        if_match,
+        response,
+        lambda now, v: services.app.respond(
+            hazard_id,
+            step=body.step,
+            note=body.note,
+            actor=principal.actor,
+            now=now,
+            expected_version=v,
         ),
     )
 

@@ -46,6 +46,10 @@ def tick(
         checked=result.checked,
         renoticed=result.renoticed,
         conflicts=result.conflicts,
+        reminded=result.reminded,
+        timers_escalated=result.timers_escalated,
+        certificate_reminders=result.certificate_reminders,
+        certificate_violations=result.certificate_violations,
     )
 
 

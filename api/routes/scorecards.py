@@ -11,7 +11,8 @@ from api.auth import PrincipalDep, ServicesDep
 from api.case_schemas import DepartmentScore, PersonScore, Scorecard, VetoOut
 from api.errors import ApiError
 from api.routes.hazards import AsOf, aware
-from projections import scorecards
+from api.training_schemas import TimerScore
+from projections import scorecards, urgent
 from projections.scorecards import DEPARTMENT_METRICS
 from projections.timefmt import iso
 
@@ -41,9 +42,10 @@ def get_scorecard(
         )
     when = aware(as_of, services)
     data = scorecards.scorecard(services.store, month, when)
+    response_times = urgent.response_times(services.store, month, when)
     org = services.app.org(as_of=when)
     current = services.app.org()
-    codes = sorted(set(org.departments) | set(data["departments"]))
+    codes = sorted(set(org.departments) | set(data["departments"]) | set(response_times) - {"-"})
     if not principal.sees_all:
         codes = [c for c in codes if c == principal.department]
     departments = []
@@ -60,6 +62,10 @@ def get_scorecard(
                     VetoOut(**veto, link=f"/api/v1/cases/{veto['case_id']}")
                     for veto in score["vetoed_by"]
                 ],
+                response={
+                    timer: TimerScore(**figures)
+                    for timer, figures in response_times.get(code, {}).items()
+                },
             )
         )
     people = []

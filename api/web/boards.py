@@ -11,8 +11,9 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from api.errors import ApiError
+from api.routes.departments import current_missing
+from api.routes.inbox import READ_OTHERS
 from api.web import labels
-from api.web.asof import board_as_of
 from api.web.core import Ctx, UserCtx
 from api.web.items import _parse_instant
 from domain.errors import NotFound
@@ -130,12 +131,8 @@ def department_board(
         raise NotFound("department", code)
     when = _parse_instant(ctx, as_of) if as_of else None
     include_closed = closed or (state is not None and state not in OPEN_STATES)
-    if when is None:
-        data = boards.board(ctx.services.store, code, include_closed=include_closed)
-        truncated = False
-    else:
-        data = board_as_of(ctx.services, code, when, include_closed=include_closed)
-        truncated = data["truncated"]
+    # as of an instant: the boards read model's temporal table, as the JSON API answers
+    data = boards.board(ctx.services.store, code, include_closed=include_closed, as_of=when)
     items = _filters(
         data["items"],
         state if state in STATES else None,
@@ -153,7 +150,7 @@ def department_board(
         counts=data["counts"],
         items=items,
         as_of=when,
-        truncated=truncated,
+        missing_checklists=[] if when else current_missing(ctx.services, code),
         filters={
             "state": state or "",
             "grade": grade or "",
@@ -189,6 +186,7 @@ def look_back(
                 "audit.html",
                 status=404,
                 departments=visible,
+                reads_inboxes=_may_read_inboxes(ctx),
                 at=ctx.lang.input_value(when),
                 error=ctx._("No item numbered %(number)s.") % {"number": number},
             )
@@ -198,6 +196,12 @@ def look_back(
     return ctx.render(
         "audit.html",
         departments=visible,
+        reads_inboxes=_may_read_inboxes(ctx),
         at=ctx.lang.input_value(when or now - timedelta(days=1)),
         error=None,
     )
+
+
+def _may_read_inboxes(ctx: Ctx) -> bool:
+    """Whether the look-back page offers anyone's inbox (the inbox API's rule)."""
+    return ctx.user.is_admin or ctx.user.role in READ_OTHERS

@@ -117,6 +117,10 @@ def _scores(p: Principal) -> bool:
     return p.sees_all or p.role in DEPARTMENT_ACTORS
 
 
+def _runs(p: Principal) -> bool:
+    return p.is_admin or p.role in ("info_office", *DEPARTMENT_ACTORS)
+
+
 NAV: list[NavEntry] = [
     NavEntry("file", "/file", N_("File a finding"), lambda p: not p.read_only),
     NavEntry("mine", "/mine", N_("My findings"), lambda p: not p.read_only),
@@ -129,6 +133,8 @@ NAV: list[NavEntry] = [
     NavEntry("digest", "/digest", N_("Daily digest"), _sees_all, needs_route=True),
     NavEntry("cases", "/cases", N_("Cases"), _cases, needs_route=True),
     NavEntry("scorecards", "/scorecards", N_("Scorecards"), _scores, needs_route=True),
+    NavEntry("certificates", "/certificates", N_("Certificates"), _scores, needs_route=True),
+    NavEntry("checklist", "/checklists/run", N_("Pre-shift checklist"), _runs, needs_route=True),
     NavEntry("audit", "/audit", N_("Look back"), lambda p: True),
 ]
 

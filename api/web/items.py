@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter
@@ -187,9 +188,11 @@ def item_list(
     state: str | None = None,
     department: str | None = None,
     overdue: bool | None = None,
+    as_of: str | None = None,
 ) -> Response:
     departments, reporter = ctx.user.item_scope()
     state = state if state in STATES else None
+    when = _parse_instant(ctx, as_of) if as_of else None
     items, _ = boards.list_items(
         ctx.services.store,
         department=department or None,
@@ -198,7 +201,12 @@ def item_list(
         state=state,
         overdue=overdue,
         limit=LIST_LIMIT,
+        as_of=when,
     )
+    query = {"state": state or "", "overdue": "" if overdue is None else str(overdue).lower()}
+    query = {
+        key: value for key, value in {**query, "department": department or ""}.items() if value
+    }
     if overdue:
         items.sort(key=lambda i: (-i["escalation_level"], i["deadline"] or ""))
     title = (
@@ -209,7 +217,15 @@ def item_list(
         else ctx._("Items")
     )
     return ctx.render(
-        "items.html", items=items, title=title, state=state, overdue=overdue, limit=LIST_LIMIT
+        "items.html",
+        items=items,
+        title=title,
+        state=state,
+        overdue=overdue,
+        department=department or "",
+        as_of=when,
+        now_link="/items?" + urlencode(query) if query else "/items",
+        limit=LIST_LIMIT,
     )
 
 

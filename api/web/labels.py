@@ -34,6 +34,15 @@ ROLES = {
     "auditor": N_("Auditor"),
     "admin": N_("Administrator"),
 }
+#: what an inbox item is about (projections.messages.KINDS)
+INBOX_KINDS = {
+    "notice": N_("Rectification notice"),
+    "copy": N_("Copy of a notice"),
+    "reminder": N_("Reminder"),
+    "escalation": N_("Overdue escalation"),
+    "case_flag": N_("Accountability due"),
+    "digest": N_("Daily digest"),
+}
 COMMANDS = {
     "screen": N_("Screen"),
     "fix-on-spot": N_("Fixed on the spot"),

@@ -2,9 +2,10 @@
 
 The inspector files on a phone-sized screen with a photo; the office screens and issues the
 notice (the policy's deadline pre-filled); the deadline passes and the tick escalates; the
-leader sees the escalated item; the unit submits evidence; the safety department's recheck
-fails, then passes; the auditor looks at the board and the item as of yesterday. Every page
-is saved as a screenshot under test-artifacts/browser/.
+leader sees the escalated item and acknowledges the escalation in the inbox (on a phone);
+the unit submits evidence; the safety department's recheck fails, then passes; the auditor
+looks at the board and the item as of yesterday; the office reads the daily digest. Every
+page is saved as a screenshot under test-artifacts/browser/.
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ class Person:
     def __init__(self, browser: object, api: Api, person: str, viewport: dict[str, int]) -> None:
         self.api = api
         self.context = browser.new_context(viewport=viewport, locale="zh-CN")  # type: ignore[attr-defined]
+        # The pages count deadlines down from the server's (fake) clock plus the time elapsed in
+        # the browser; a browser clock that stands still keeps the count where the server put it
+        # (a real one moved "22 h left" to "21 h 59 min" before the assert on a loaded machine).
+        self.context.clock.set_fixed_time(api.clock())
         self.page = self.context.new_page()
         self.page.goto(f"{api.base_url}/login")
         self.page.fill("input[name=person]", person)
@@ -134,6 +139,26 @@ def test_the_whole_loop_in_a_browser(api: Api, browser: object, tmp_path: Path) 
     assert "1 级督办" in row.inner_text()
     leader.shot("05-leader-escalated")
 
+    # the leader acknowledges the escalation from the inbox, on a phone
+    phone = Person(browser, api, "l1", PHONE)
+    phone.page.click("nav.main a[data-nav=inbox]")
+    assert phone.page.url.endswith("/inbox")
+    escalation = phone.page.locator("li[data-kind=escalation]")
+    assert escalation.count() == 1
+    assert number in escalation.inner_text() and "未读" in escalation.inner_text()
+    assert phone.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    phone.shot("19-leader-inbox")
+    item_id = escalation.get_attribute("data-item")
+    escalation.locator("form[data-form=ack] button").click()
+    assert "已确认" in phone.page.inner_text(".flash")
+    escalation = phone.page.locator(f"li[data-item='{item_id}']")
+    assert escalation.locator("[data-testid=acknowledged]").count() == 1
+    assert escalation.locator("form[data-form=ack]").count() == 0
+    phone.shot("20-leader-acknowledged")
+    inbox = api.client(api.token("l1")).get("/api/v1/inbox").json()["items"]
+    (acked,) = [i for i in inbox if i["id"] == item_id]
+    assert acked["kind"] == "escalation" and acked["acknowledged"] and acked["read"]
+
     # the unit works its board and submits evidence
     api.clock.advance(hours=2)
     unit = Person(browser, api, "u1", DESK)
@@ -190,6 +215,24 @@ def test_the_whole_loop_in_a_browser(api: Api, browser: object, tmp_path: Path) 
     assert "复查" not in auditor.page.inner_text("[data-testid=timeline]")  # not yet then
     assert auditor.page.locator("[data-testid=actions]").count() == 0  # read-only
     auditor.shot("12-auditor-item-as-of")
+
+    # the office reads the daily digest: today the item was closed; on the day it was filed
+    office.page.click("nav.main a[data-nav=digest]")
+    assert "/digest" in office.page.url
+    figures = office.page.locator("[data-testid=figures]")
+    assert figures.locator("[data-figure=closed] strong").inner_text() == "1"
+    filed_on = api.system.app.hazard(UUID(hid)).created_on.astimezone(zone).date()
+    office.page.fill("[data-testid=digest-form] input[name=date]", filed_on.isoformat())
+    office.page.click("[data-testid=digest-form] button")
+    assert f"date={filed_on.isoformat()}" in office.page.url
+    figures = office.page.locator("[data-testid=figures]")
+    assert figures.locator("[data-figure=new] strong").inner_text() == "1"
+    assert "综采一队" in office.page.inner_text("[data-testid=new-findings]")
+    office.shot("21-office-digest")
+    on_phone = Person(browser, api, "o1", PHONE)
+    on_phone.go("/digest")
+    assert on_phone.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    on_phone.shot("22-digest-phone")
 
 
 @pytest.mark.parametrize("store_kind", ["sqlite"])

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from projections import boards
 from safeloop.cli import cli
 from safeloop.settings import Settings
 from safeloop.system import build_system
-from tests.conftest import drop_schema, settings_for
+from tests.conftest import ORG, T0, FakeClock, drop_schema, settings_for
 
 
 @pytest.fixture
@@ -107,3 +109,42 @@ def test_org_load_token_and_history(env: dict[str, str], tmp_path: Path) -> None
     assert "未找到人员" in run(env, "token", "create", "nobody", code=2)
     assert "revoked" in run(env, "token", "revoke", token)
     assert "no item" in run(env, "history", "YH-20000101-0001", code=2)
+
+
+def test_digest_as_of_an_instant(env: dict[str, str]) -> None:
+    clock = FakeClock()
+    system = build_system(
+        Settings(
+            database_url=env["SAFELOOP_DATABASE_URL"],
+            database_schema=env["SAFELOOP_DATABASE_SCHEMA"],
+        ),
+        clock=clock,
+    )
+    try:
+        system.app.load_org(copy.deepcopy(ORG), actor="admin", now=T0 - timedelta(days=1))
+        for _ in range(3):  # one at 08:00, 09:00 and 10:00 on 2 November at the site
+            system.app.file_hazard(
+                kind="hazard",
+                description="巷道积尘超限",
+                location="2202运输顺槽",
+                reporter="w1",
+                reporter_role="worker",
+                occurred_at=clock(),
+                actor="w1",
+                now=clock(),
+            )
+            clock.advance(hours=1)
+    finally:
+        system.close()
+
+    def total(*args: str) -> int:
+        out = json.loads(run(env, "digest", "--date", "2026-11-02", *args))
+        return int(out["new_findings"]["total"])
+
+    assert total() == 3
+    assert total("--as-of", "2026-11-02T09:30:00+08:00") == 2
+    assert total("--as-of", "2026-11-02T08:30") == 1  # in the site's timezone
+    assert total("--as-of", "2026-11-02T07:59:59+08:00") == 0
+    assert "not an ISO 8601 instant" in run(env, "digest", "--as-of", "yesterday", code=2)
+    refused = run(env, "digest", "--issue", "--as-of", "2026-11-02T09:30", code=2)
+    assert "cannot be combined" in refused

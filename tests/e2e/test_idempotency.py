@@ -80,6 +80,17 @@ def test_the_same_key_with_a_different_body_is_refused(api: Api) -> None:
     # the same instant written with another offset is the same body
     same = {**FINDING, "occurred_at": FINDING["occurred_at"].replace("Z", "+00:00")}
     assert client.post("/api/v1/hazards", json=same, headers=KEY).status_code == 200
+    # an urgent filing is another body than a plain one, and the other way round
+    urgent = client.post("/api/v1/hazards", json={**FINDING, "urgent": True}, headers=KEY)
+    assert urgent.status_code == 422
+    key2 = {"Idempotency-Key": "phone-42:urgent"}
+    assert (
+        client.post("/api/v1/hazards", json={**FINDING, "urgent": True}, headers=key2).status_code
+        == 201
+    )
+    again = client.post("/api/v1/hazards", json={**FINDING, "urgent": True}, headers=key2)
+    assert again.status_code == 200
+    assert client.post("/api/v1/hazards", json=FINDING, headers=key2).status_code == 422
 
 
 def test_keys_belong_to_their_caller(api: Api) -> None:

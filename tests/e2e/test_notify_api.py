@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from jobs.digest import issue_digest
 from projections.timefmt import iso
 from tests.conftest import T0
 from tests.e2e.conftest import Api
@@ -82,8 +83,9 @@ def test_digest_and_outbox_through_http(api: Api) -> None:
         == 0
     )
     assert worker.get("/api/v1/digest").status_code == 403
-    bad = office.get("/api/v1/digest", params={"date": "2026-13-01"})
-    assert bad.status_code == 422 and bad.json()["message"]["zh"]
+    for date in ("2026-13-01", "9999-12-31", "0001-01-01"):  # the last two: no 500
+        bad = office.get("/api/v1/digest", params={"date": date})
+        assert bad.status_code == 422 and bad.json()["message"]["zh"], date
 
     status = ok(admin.get("/api/v1/outbox"))
     assert status == {"counts": {}, "items": []}  # no channel configured: in-app only
@@ -114,3 +116,34 @@ def test_an_inbox_shows_only_items_the_person_may_see(api: Api) -> None:
     assert [(i["kind"], i["hazard_id"]) for i in tf_head] == [("notice", hid)]
     audited = ok(api.client(api.token("au")).get("/api/v1/people/u1/inbox"))["items"]
     assert [i["hazard_id"] for i in audited] == [hid]  # the auditor sees what was sent
+
+
+def test_the_digest_as_of_an_instant_is_the_digest_given_then(api: Api) -> None:
+    office, worker, auditor = (api.client(api.token(p)) for p in ("o1", "w1", "au"))
+    ok(worker.post("/api/v1/hazards", json=FINDING), 201)
+    day = {"date": "2026-11-02"}
+    then = api.clock()
+    given = ok(office.get("/api/v1/digest", params=day))
+    assert given["new_findings"]["total"] == 1 and given["as_of"] is None
+
+    api.clock.advance(hours=2)  # later the same site day: more filed, one voided, issued
+    later = {**FINDING, "occurred_at": iso(T0 - timedelta(days=1))}  # a late entry
+    second = ok(worker.post("/api/v1/hazards", json={**later, "client_ref": "late-1"}), 201)
+    ok(worker.post("/api/v1/hazards", json={**FINDING, "client_ref": "second"}), 201)
+    ok(office.post(f"/api/v1/hazards/{second['id']}/void", json={"reason": "重复"}))
+    api.clock.set(T0 + timedelta(days=1))
+    api.system.runner.catch_up()
+    assert issue_digest(api.system.app, api.system.store, then.date(), api.clock())
+    now = ok(office.get("/api/v1/digest", params=day))
+    assert now["new_findings"]["total"] == 2 and now["issued"] is not None
+
+    for viewer in (office, auditor):
+        back = ok(viewer.get("/api/v1/digest", params={**day, "as_of": iso(then)}))
+        assert back["as_of"] == iso(then)
+        assert {**back, "as_of": None} == given
+    # an instant without an offset is read in the site's timezone; bad ones are refused
+    local = then.astimezone(api.system.policy.zone).replace(tzinfo=None).isoformat()
+    assert ok(office.get("/api/v1/digest", params={**day, "as_of": local}))["as_of"] == iso(then)
+    bad = office.get("/api/v1/digest", params={**day, "as_of": "yesterday"})
+    assert bad.status_code == 422 and bad.json()["message"]["zh"]
+    assert worker.get("/api/v1/digest", params={**day, "as_of": iso(then)}).status_code == 403

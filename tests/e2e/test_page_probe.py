@@ -1,6 +1,6 @@
 """A randomized probe (fixed seed) of every page and endpoint, as the people of department A
-(CM1): nothing of department B's (TF's) items, cases, site visits or scorecard rows may show,
-and nothing of B may change."""
+(CM1): nothing of department B's (TF's) items, cases, site visits, scorecard rows or inbox
+items may show, and nothing of B may change."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from urllib.parse import quote, unquote
 from uuid import UUID
 
 from api.web.core import served_routes
+from domain.checklists import RunLine
 from domain.site_visit import VisitRow
-from projections import boards
+from domain.training import CertificateRow
+from projections import boards, notifications
 from projections.timefmt import iso
 from safeloop.web import web_app
 from tests.e2e.conftest import Api
@@ -71,6 +73,8 @@ CASE_FORM = {
     "occurred_at": "2026-11-02T08:00",
     "at": "2026-11-02T08:00",
 }
+#: the inbox and the digest: every A person opens them once (the digest is refused to them)
+NOTIFY_PAGES = ("/inbox", "/digest")
 B_CASE_MARKERS = ["B-CASE-SECRET", "B-CASE-PLACE", "B-CAUSE", "B-CASE-MEASURE", "B-EDU"]
 
 
@@ -128,6 +132,54 @@ def cases_of_both(api: Api, b_item: UUID, a_item: UUID) -> tuple[UUID, UUID, UUI
     return b_case, measure.hazard_id, a_case
 
 
+def training_of_b(api: Api) -> tuple[list[str], str]:
+    """B's certificates (one lapsed), a checklist run at B's work face with a line not OK, and
+    an urgent finding of B's: their markers must not reach A's people either."""
+    app = api.system.app
+    now = api.clock()
+    app.record_certificate(
+        CertificateRow(
+            "w2", "B-CERT-TYPE", "B-CERT-NO", now - timedelta(days=900), now - timedelta(days=1)
+        ),
+        actor="admin",
+        now=now,
+    )
+    definition = {
+        "name": "班前隐患辨识",
+        "work_face_type": "ventilation",
+        "items": ["局扇运转正常", "风筒吊挂"],
+        "work_faces": [
+            {"code": "B-FACE", "department": "TF"},
+            {"code": "A-FACE", "department": "CM1"},
+        ],
+    }
+    app.define_checklist_template("probe", definition, actor="admin", now=now)
+    run = app.record_checklist_run(
+        template="probe",
+        work_face="B-FACE",
+        department="TF",
+        shift_start=now,
+        team_leader="u2",
+        lines=[RunLine(1, False, "B-RUN-NOTE"), RunLine(2, True)],
+        actor="u2",
+        now=now,
+    )
+    urgent = app.file_hazard(
+        kind="hazard",
+        description="B-URGENT 瓦斯报警",
+        location="B-URGENT-PLACE",
+        reporter="o1",
+        reporter_role="manager",
+        occurred_at=now,
+        department="TF",
+        urgent=True,
+        actor="o1",
+        now=now,
+    )
+    markers = ["B-CERT-NO", "B-RUN-NOTE", *map(str, run.findings), str(urgent.id), "B-URGENT"]
+    return [str(run.id), *markers], str(run.id)
+
+
 def test_people_of_one_department_find_nothing_of_another(api: Api) -> None:
     rng = random.Random(SEED)
     app = api.system.app
@@ -179,6 +231,8 @@ def test_people_of_one_department_find_nothing_of_another(api: Api) -> None:
     app.submit(b_ids[-1], evidence=["B-EVIDENCE"], note="", actor="u2", now=api.clock())
     app.recheck(b_ids[-1], passed=True, note="B-NOTE", actor="a1", now=api.clock())
     b_case, b_measure, a_case = cases_of_both(api, b_ids[-1], a_id)
+    b_training, b_run = training_of_b(api)
+    secrets += b_training
     api.system.runner.catch_up()
     photo_names = re.findall(r"[0-9a-f]{64}\.png", app.hazard(b_ids[0]).description)
     assert photo_names
@@ -190,6 +244,10 @@ def test_people_of_one_department_find_nothing_of_another(api: Api) -> None:
     secrets += [str(b_case), str(b_measure), measure_item.number, *B_CASE_MARKERS]
     # TF's unit head, held responsible in B's case: a row of B's scorecard (page and JSON)
     secrets += ['data-person="u2"', '"person":"u2"']
+    # what TF's unit head was sent (notices and escalations of B's items)
+    b_inbox = [i["id"] for i in notifications.inbox(api.system.store, "u2")[0]]
+    assert len(b_inbox) >= 6
+    secrets += b_inbox
 
     routes = [
         (path, methods)
@@ -199,6 +257,7 @@ def test_people_of_one_department_find_nothing_of_another(api: Api) -> None:
     gets = [p for p, m in routes if "GET" in m]
     assert {"/items/{hazard_id}", "/boards/{code}", "/photos/{name}", "/audit"} <= set(gets)
     assert set(CASE_PAGES) <= set(gets)
+    assert set(NOTIFY_PAGES) <= set(gets)
     assert any(p.startswith("/api/v1/") for p in gets)
     instants = [iso(api.clock() - timedelta(hours=h)) for h in (0, 1, 2, 3, 5)]
     values = {
@@ -208,6 +267,7 @@ def test_people_of_one_department_find_nothing_of_another(api: Api) -> None:
         "command": list(COMMANDS),
         "case_id": [str(b_case), str(a_case)],
         "fmt": ["csv"],  # the Excel file holds the same rows, zipped (no text to search)
+        "run_id": [b_run],
     }
     params = {
         "as_of": [i or "" for i in instants],
@@ -242,6 +302,7 @@ def test_people_of_one_department_find_nothing_of_another(api: Api) -> None:
         token = tokens[person]
         # every case, visit and scorecard page once, then random pages and endpoints
         planned = [fill(p) for p in CASE_PAGES] + [f"/cases/{b_case}", f"/cases/new?hazard={hid}"]
+        planned += [*NOTIFY_PAGES, "/inbox?person=u2", "/api/v1/inbox", "/api/v1/digest"]
         for n in range(GETS_PER_USER):
             path = planned[n] if n < len(planned) else fill(rng.choice(gets))
             query = {k: rng.choice(v) for k, v in rng.sample(sorted(params.items()), 3)}
@@ -282,5 +343,11 @@ def test_people_of_one_department_find_nothing_of_another(api: Api) -> None:
             response = user.post(path, CASE_FORM)
             assert response.status_code in (403, 404), (person, path, response.text[:200])
             assert not [s for s in secrets if s in response.text and s != str(b_case)]
+        # and reading or acknowledging what B's unit head was sent
+        for item_id in b_inbox:
+            for action in ("ack", "read"):
+                response = user.post(f"/inbox/{item_id}/{action}", {"next": "/inbox"})
+                assert response.status_code in (403, 404), (person, action, response.text[:200])
+                assert not [s for s in secrets if s in response.text and s != item_id]
     assert api.head() == head  # nothing of B (or anything) changed
     assert checked == GETS_PER_USER * len(A_PEOPLE)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from api.web.core import served_routes
 from api.web.i18n import Lang
 from domain.application import SafeLoop
+from jobs.digest import issue_digest
 from projections import boards
 from safeloop.web import web_app
 from tests.e2e.conftest import Api
@@ -103,6 +105,9 @@ def test_forms_without_the_csrf_token_are_refused(api: Api) -> None:
         actor="o1",
         now=api.clock(),
     ).id
+    escalated(api)
+    leader = WebUser(api, "l1").signed_in()
+    inbox_item = inbox_ids(leader.get("/inbox").text)[0][0]
     head = api.head()
     post_paths = {
         path
@@ -119,6 +124,8 @@ def test_forms_without_the_csrf_token_are_refused(api: Api) -> None:
         "/cases",
         "/cases/{case_id}/{command:path}",
         "/site-visits",
+        "/inbox/{item_id}/{action}",
+        "/checklists/run",
     }
     office = WebUser(api, "o1").signed_in()
     stranger = WebUser(api)
@@ -135,6 +142,9 @@ def test_forms_without_the_csrf_token_are_refused(api: Api) -> None:
         (office, f"/cases/{case_id}/cause", {"analysis": "x"}),
         (office, f"/cases/{case_id}/close", {}),
         (office, "/site-visits", {"person": "u1", "location": "y", "at": "2026-11-02T07:00"}),
+        (leader, f"/inbox/{inbox_item}/ack", {}),
+        (leader, f"/inbox/{inbox_item}/read", {}),
+        (office, "/checklists/run", {"template": "x", "work_face": "y", "ok-1": "no"}),
     ]
     for user, path, data in attempts:
         missing = user.post(path, data, csrf=False)
@@ -287,3 +297,180 @@ def test_no_page_shows_a_stack_trace(api: Api, monkeypatch: Any) -> None:
         assert "text/html" in response.headers["content-type"] and "Traceback" not in response.text
     # the JSON API keeps answering in JSON
     assert api.client().get("/api/v1/nope").json()["error"] == "not_found"
+
+
+def escalated(api: Api) -> UUID:
+    """An item of CM1 noticed and gone overdue: l1 (leader in charge) holds a copy and an
+    escalation in the inbox."""
+    app = api.system.app
+    hid = filed(api)
+    app.screen(hid, grade="general", department="CM1", actor="o1", now=api.clock())
+    app.issue_notice(
+        hid,
+        responsible_person="u1",
+        measures="补打锚索",
+        funds=Decimal(0),
+        deadline=api.clock() + timedelta(hours=1),
+        contingency="撤人",
+        actor="o1",
+        now=api.clock(),
+    )
+    api.clock.advance(hours=2)
+    api.system.runner.catch_up()
+    assert app.tick(api.clock()).renoticed == 1
+    api.system.runner.catch_up()
+    return hid
+
+
+def inbox_ids(page: str) -> list[tuple[str, str]]:
+    return re.findall(r'data-item="([0-9a-f-]{36})" data-kind="(\w+)"', page)
+
+
+def test_the_inbox_page_acknowledges_and_looks_back(api: Api) -> None:
+    give_login(api, "l1", "u1", "w1", "au", "o1")
+    hid = escalated(api)
+    leader = WebUser(api, "l1").signed_in()
+    page = leader.get("/inbox")
+    assert page.status_code == 200 and 'data-nav="inbox"' in page.text
+    items = inbox_ids(page.text)
+    assert [kind for _, kind in items] == ["escalation", "copy"]
+    escalation = items[0][0]
+    assert "【逾期督办·1级】" in page.text and "未读" in page.text
+    assert f'href="/items/{hid}"' in page.text  # the stored link, made relative
+    before_ack = api.clock()
+
+    api.clock.advance(minutes=10)
+    head = api.head()
+    acked = leader.post(f"/inbox/{escalation}/ack", {"next": "/inbox"})
+    assert acked.status_code == 303 and acked.headers["location"] == f"/inbox#item-{escalation}"
+    assert api.head() > head  # recorded as events
+    token = api.token("l1")
+    mine = api.client(token).get("/api/v1/inbox").json()["items"]
+    assert mine[0]["id"] == escalation and mine[0]["acknowledged"]  # the API shows it
+    page = leader.get("/inbox")
+    assert "已确认。" in page.text and 'data-testid="acknowledged"' in page.text
+    head = api.head()
+    again = leader.post(f"/inbox/{escalation}/ack")
+    assert again.status_code == 303 and "此前已确认过" in leader.get("/inbox").text
+    assert api.head() == head  # a repeat records nothing
+    # mark the copy read; only unread ones then: none
+    copy_id = items[1][0]
+    assert leader.post(f"/inbox/{copy_id}/read").status_code == 303
+    assert "没有未读消息" in leader.get("/inbox", params={"unread": "true"}).text
+
+    # as of before the acknowledgement: unread, and nothing to press
+    then = leader.get("/inbox", params={"as_of": before_ack.isoformat()})
+    assert then.status_code == 200 and 'data-testid="as-of"' in then.text
+    assert 'data-testid="acknowledged"' not in then.text and 'data-form="ack"' not in then.text
+    assert f'href="/items/{hid}?as_of=' in then.text
+    early = leader.get("/inbox", params={"as_of": (before_ack - timedelta(days=1)).isoformat()})
+    assert inbox_ids(early.text) == [] and 'data-testid="inbox-empty"' in early.text
+
+    # only the recipient acts on an item; others may not look unless they audit
+    head = api.head()
+    unit = WebUser(api, "u1").signed_in()
+    refused = unit.post(f"/inbox/{escalation}/ack")
+    assert refused.status_code == 403 and "只有收件人本人" in refused.text
+    assert unit.get("/inbox", params={"person": "l1"}).status_code == 403
+    auditor = WebUser(api, "au").signed_in()
+    audited = auditor.get("/inbox", params={"person": "l1"})
+    assert audited.status_code == 200 and len(inbox_ids(audited.text)) == 2
+    assert 'data-form="ack"' not in audited.text and "赵立新 的消息" in audited.text
+    assert auditor.post(f"/inbox/{copy_id}/ack").status_code == 403
+    assert api.head() == head
+    # the look-back page offers anyone's inbox to the auditor (not to a leader)
+    assert 'data-testid="inbox-as-of-form"' in auditor.get("/audit").text
+    assert 'data-testid="inbox-as-of-form"' not in leader.get("/audit").text
+    local = Lang("zh", api.system.policy.zone).input_value(before_ack)
+    looked = auditor.get("/inbox", params={"person": "l1", "as_of": local})
+    assert looked.status_code == 200 and len(inbox_ids(looked.text)) == 2
+    assert 'data-testid="acknowledged"' not in looked.text
+
+    # bad input: pages, never a stack trace
+    for path, status in (
+        ("/inbox?as_of=yesterday", 422),
+        ("/inbox?cursor=x%00", 422),
+        ("/inbox?person=nobody", 404),
+        (f"/inbox/{escalation}/delete", 404),
+        ("/inbox/not-a-uuid/ack", 422),
+        ("/inbox/00000000-0000-0000-0000-000000000001/ack", 404),
+    ):
+        user = auditor if "person=" in path else leader
+        response = user.post(path) if path.endswith(("/ack", "/delete")) else user.get(path)
+        assert response.status_code == status, (path, response.text[:300])
+        assert "text/html" in response.headers["content-type"] and "Traceback" not in response.text
+
+
+def test_the_digest_page_for_the_office_and_leaders(api: Api) -> None:
+    give_login(api, "o1", "l1", "au", "u1", "w1")
+    filed(api)  # 08:00 on 2 November at the site
+    then = api.clock()
+    api.clock.advance(hours=1)
+    escalated(api)
+    api.clock.advance(minutes=1)
+    office = WebUser(api, "o1").signed_in()
+    page = office.get("/digest", params={"date": "2026-11-02"})
+    assert page.status_code == 200 and 'data-nav="digest"' in page.text
+    assert re.search(r'data-figure="new"><strong>2<', page.text)
+    assert re.search(r'data-figure="overdue"><strong>1<', page.text)
+    assert "尚未发送" in page.text and "综采一队" in page.text
+    # as of an earlier instant: only what had been recorded then
+    back = office.get("/digest", params={"date": "2026-11-02", "as_of": then.isoformat()})
+    assert back.status_code == 200 and 'data-testid="as-of"' in back.text
+    assert re.search(r'data-figure="new"><strong>1<', back.text)
+    assert re.search(r'data-figure="overdue"><strong>0<', back.text)
+    for person in ("l1", "au"):
+        assert WebUser(api, person).signed_in().get("/digest").status_code == 200
+    for person in ("u1", "w1"):
+        user = WebUser(api, person).signed_in()
+        assert 'data-nav="digest"' not in user.get("/inbox").text
+        refused = user.get("/digest", params={"date": "2026-11-02"})
+        assert refused.status_code == 403 and "日报仅供" in refused.text
+    for query, status in (
+        ({"date": "2026-13-01"}, 422),
+        ({"date": "yesterday"}, 422),
+        ({"date": "9999-12-31"}, 422),
+        ({"date": "0001-01-01"}, 422),
+        ({"as_of": "yesterday"}, 422),
+    ):
+        response = office.get("/digest", params=query)
+        assert response.status_code == status, query
+        assert "text/html" in response.headers["content-type"] and "Traceback" not in response.text
+    english = WebUser(api, "l1").signed_in()
+    english.post("/language", {"language": "en", "next": "/digest"})
+    assert "New findings by department" in english.get("/digest").text
+    # issued the next morning: the inbox links to the page, which says so
+    api.clock.set(then + timedelta(days=1))
+    api.system.runner.catch_up()
+    assert issue_digest(api.system.app, api.system.store, then.date(), api.clock())
+    api.system.runner.catch_up()
+    inbox = office.get("/inbox")
+    assert 'data-kind="digest"' in inbox.text and 'href="/digest?date=2026-11-02"' in inbox.text
+    issued = office.get("/digest", params={"date": "2026-11-02"})
+    assert 'data-testid="issued"' in issued.text
+    looked_back = office.get("/digest", params={"date": "2026-11-02", "as_of": then.isoformat()})
+    assert 'data-testid="not-issued"' in looked_back.text
+
+
+def test_item_lists_as_of_an_instant(api: Api) -> None:
+    give_login(api, "l1", "u2")
+    before = api.clock()
+    hid = escalated(api)
+    number = api.system.app.hazard(hid).number
+    leader = WebUser(api, "l1").signed_in()
+    now = leader.get("/items", params={"overdue": "true"})
+    assert number in now.text and 'data-testid="as-of"' not in now.text
+    then = leader.get("/items", params={"overdue": "true", "as_of": before.isoformat()})
+    assert then.status_code == 200 and number not in then.text
+    assert 'data-testid="as-of"' in then.text and 'href="/items?overdue=true"' in then.text
+    earlier = (before - timedelta(minutes=1)).isoformat()
+    noticed = leader.get("/items", params={"state": "NOTICED", "as_of": earlier})
+    assert number not in noticed.text  # not yet filed then
+    later = (before + timedelta(minutes=30)).isoformat()
+    noticed = leader.get("/items", params={"state": "NOTICED", "as_of": later})
+    assert number in noticed.text and f"/items/{hid}?as_of=" in noticed.text
+    # another unit's head sees nothing of it, then or now
+    other = WebUser(api, "u2").signed_in()
+    assert number not in other.get("/items", params={"state": "NOTICED", "as_of": later}).text
+    bad = leader.get("/items", params={"as_of": "yesterday"})
+    assert bad.status_code == 422 and "Traceback" not in bad.text

@@ -38,6 +38,17 @@ SEE_ALL = {
 UNIT_ACTORS = {"unit_head", "staff", "team_leader", "shift_manager"}
 OFFICE = {"admin", "info_office"}
 RECHECKERS = {"admin", "safety_dept", "safety_supervisor"}
+#: who keeps training records, certificates and checklist templates for every unit
+KEEPERS = {"admin", "info_office", "safety_dept"}
+RESPONDERS = {"info_office", "safety_dept", "safety_supervisor"}
+FACES = {"CM1": "1301综采工作面", "TF": "+350水平主要通风机房"}
+TEMPLATE = {
+    "code": "probe",
+    "name": "班前隐患辨识",
+    "work_face_type": "longwall",
+    "items": ["支架初撑力", "瓦斯浓度"],
+    "work_faces": [{"code": face, "department": code} for code, face in FACES.items()],
+}
 
 PEOPLE = [
     {"id": "ss1", "name": "韩志远", "role": "safety_supervisor", "department": "AJC"},
@@ -78,7 +89,22 @@ class Caller:
             return self.role in RECHECKERS
         if command in ("extension", "submit"):
             return self.role in UNIT_ACTORS and item.department == self.department
+        if command == "respond":
+            return self.role in RESPONDERS or (
+                self.role in UNIT_ACTORS and item.department == self.department
+            )
         raise AssertionError(command)
+
+    def keeps_training_for(self, department: str | None) -> bool:
+        return self.role in KEEPERS or (
+            self.role in UNIT_ACTORS and department is not None and department == self.department
+        )
+
+    def sees_unit(self, code: str | None) -> bool:
+        """A unit's views (board, certificates, checklist runs); None: every unit's."""
+        if self.role in SEE_ALL:
+            return True
+        return self.department is not None and code in (None, self.department)
 
 
 def test_randomized_access_probe(api: Api) -> None:
@@ -109,6 +135,7 @@ def test_randomized_access_probe(api: Api) -> None:
     anonymous = api.client(None)
     for method, path in sorted(operations):
         concrete = path.replace("{hazard_id}", str(items[0])).replace("{code}", "CM1")
+        concrete = concrete.replace("{run_id}", str(items[0]))
         r = anonymous.request(method, concrete, json={})
         assert r.status_code == 401, (method, path, r.status_code)
 
@@ -138,6 +165,7 @@ def seed_items(api: Api, admin: httpx.Client) -> list[UUID]:
     ids: list[UUID] = []
     tokens = {p: api.client(api.token(p)) for p in ("w1", "w2", "m1")}
     deadline = iso(api.clock() + timedelta(days=2))
+    assert admin.post("/api/v1/checklist-templates", json=TEMPLATE).status_code == 201
     plan = [
         ("w1", "CM1", "noticed"),
         ("w1", "TF", "screened"),  # filed by a CM1 worker, assigned to TF
@@ -148,8 +176,8 @@ def seed_items(api: Api, admin: httpx.Client) -> list[UUID]:
         ("w2", "CM1", "noticed"),
         ("m1", "TF", "submitted"),
     ]
-    for reporter, department, state in plan:
-        body = {**FINDING, "reporter": reporter}
+    for n, (reporter, department, state) in enumerate(plan):
+        body = {**FINDING, "reporter": reporter, "urgent": n % 3 == 0}
         hid = tokens[reporter].post("/api/v1/hazards", json=body).json()["id"]
         ids.append(UUID(hid))
         if department is None:
@@ -175,9 +203,21 @@ COMMAND_BODIES: dict[str, list[dict[str, Any]]] = {
     "extension/decision": [{"granted": True, "note": ""}, {"granted": False, "note": "不批"}],
     "submit": [{"evidence": ["整改照片"]}],
     "recheck": [{"passed": False, "note": "不合格"}, {"passed": True, "note": "合格"}],
+    "respond": [{"step": "acknowledged", "note": "已接警"}, {"step": "first_measure"}],
 }
 
 
+TRAINING_KINDS = {
+    "certificate",
+    "certificates",
+    "session",
+    "template",
+    "templates",
+    "run",
+    "runs",
+    "missing",
+    "run-get",
+}
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 #: fields that link one item to another (merged duplicates)
 LINKS = {"duplicates", "merged_into", "duplicate", "duplicate_number", "into", "into_number"}
@@ -198,6 +238,7 @@ class Probe:
         self.items = items
         self.counts = {"allowed": 0, "refused": 0}
         self.ids = {str(i) for i in items}
+        self.runs: list[UUID] = []
 
     def known(self) -> list[tuple[str, str]]:
         known = [
@@ -209,6 +250,16 @@ class Probe:
             ("GET", "/api/v1/org"),
             ("PUT", "/api/v1/org"),
             ("POST", "/api/v1/tick"),
+            ("POST", "/api/v1/certificates"),
+            ("GET", "/api/v1/departments/{code}/certificates"),
+            ("POST", "/api/v1/training-sessions"),
+            ("POST", "/api/v1/checklist-templates"),
+            ("GET", "/api/v1/checklist-templates"),
+            ("GET", "/api/v1/checklist-templates/{code}"),
+            ("POST", "/api/v1/checklist-runs"),
+            ("GET", "/api/v1/checklist-runs"),
+            ("GET", "/api/v1/checklist-runs/missing"),
+            ("GET", "/api/v1/checklist-runs/{run_id}"),
         ]
         return known + [("POST", f"/api/v1/hazards/{{hazard_id}}/{c}") for c in COMMAND_BODIES]
 
@@ -217,7 +268,10 @@ class Probe:
 
     def one(self, caller: Caller, *, revoked: bool) -> None:
         kind = self.rng.choice(
-            ["file", "list", "get", "history", "board", "org", "org-put", "tick"] + ["command"] * 6
+            ["file", "list", "get", "history", "board", "org", "org-put", "tick"]
+            + ["command"] * 6
+            + ["certificate", "certificates", "session", "template", "templates"]
+            + ["run", "run", "runs", "missing", "run-get"]
         )
         head = self.api.head()
         hid = self.rng.choice(self.items)
@@ -260,6 +314,8 @@ class Probe:
         elif kind == "tick":
             r = c.post("/api/v1/tick", json={})
             may = caller.role == "admin"
+        elif kind in TRAINING_KINDS:
+            r, may = self.training(caller, kind)
         else:
             # mostly a command the item's state allows, so that a wrong "yes" would show
             allowed = item.allowed_commands(self.api.clock())
@@ -269,6 +325,84 @@ class Probe:
             r = c.post(f"/api/v1/hazards/{hid}/{command}", json=body)
             may = caller.may(command, item)
         self.check(caller, kind, r, may=may, revoked=revoked, head=head)
+
+    def training(self, caller: Caller, kind: str) -> tuple[httpx.Response, bool]:
+        """Training, certificates and pre-shift checklists, against the spec above."""
+        c = caller.client
+        code = self.rng.choice(["CM1", "TF"])
+        now = self.api.clock()
+        if kind == "certificate":
+            person = self.rng.choice(["w1", "w2", "s2", "tl1", "u1"])
+            held_by = (self.api.system.app.org().person(person) or {}).get("department")
+            body = {
+                "person": person,
+                "type": self.rng.choice(["电工作业操作证", "瓦斯检查工"]),
+                "number": f"N-{self.rng.randrange(1000)}",
+                "issued_at": iso(now - timedelta(days=400)),
+                "expires_at": iso(now + timedelta(days=self.rng.choice([-3, 9, 400]))),
+            }
+            return c.post("/api/v1/certificates", json=body), caller.keeps_training_for(held_by)
+        if kind == "certificates":
+            code = self.rng.choice(["CM1", "TF", "XXB"])
+            r = c.get(f"/api/v1/departments/{code}/certificates")
+            return r, caller.sees_unit(code)
+        if kind == "session":
+            department = self.rng.choice(["CM1", "TF", None])
+            body = {
+                "level": self.rng.choice(["mine", "unit", "team", "special"]),
+                "topic": "顶板管理",
+                "department": department,
+                "held_at": iso(now - timedelta(hours=1)),
+                "attendees": [{"person": "w1", "score": 88, "passed": True}],
+            }
+            r = c.post("/api/v1/training-sessions", json=body)
+            return r, caller.keeps_training_for(department)
+        if kind == "template":
+            r = c.post("/api/v1/checklist-templates", json=TEMPLATE)
+            return r, caller.role in KEEPERS
+        if kind == "templates":
+            path = self.rng.choice(
+                ["/api/v1/checklist-templates", "/api/v1/checklist-templates/probe"]
+            )
+            return c.get(path), True
+        if kind == "run":
+            shift = now + timedelta(hours=8 * self.rng.randrange(-3, 3))
+            body = {
+                "template": "probe",
+                "work_face": FACES[code],
+                "department": code,
+                "shift_start": iso(shift.replace(minute=0, second=0, microsecond=0)),
+                "team_leader": "tl1",
+                "lines": [
+                    {"item": 1, "ok": self.rng.random() < 0.5, "note": "初撑力不足"},
+                    {"item": 2, "ok": True},
+                ],
+            }
+            r = c.post("/api/v1/checklist-runs", json=body)
+            may = caller.role in OFFICE or (
+                caller.role in UNIT_ACTORS and caller.department == code
+            )
+            if r.status_code in (200, 201):
+                self.runs.append(UUID(r.json()["id"]))
+                for hid in r.json()["findings"]:
+                    if hid not in self.ids:
+                        self.items.append(UUID(hid))
+                        self.ids.add(hid)
+            return r, may
+        if kind in ("runs", "missing"):
+            department = self.rng.choice(["CM1", "TF", None])
+            path = "/api/v1/checklist-runs" + ("/missing" if kind == "missing" else "")
+            r = c.get(path, params={"department": department} if department else {})
+            if r.status_code == 200:
+                for row in r.json():
+                    assert caller.sees_unit(row["department"]), (caller, row)
+            return r, caller.sees_unit(department)
+        # run-get
+        if not self.runs:
+            return c.get("/api/v1/checklist-runs/missing"), caller.sees_unit(None)
+        run_id = self.rng.choice(self.runs)
+        run = self.api.system.app.checklist_run(run_id)
+        return c.get(f"/api/v1/checklist-runs/{run_id}"), caller.sees_unit(run.department)
 
     def body(self, command: str, hid: UUID) -> dict[str, Any]:
         if command == "merge":
@@ -325,6 +459,7 @@ class Probe:
         """An endpoint this spec does not know: no 5xx, and no leak of unseen items."""
         concrete = path.replace("{hazard_id}", str(self.rng.choice(self.items)))
         concrete = concrete.replace("{code}", self.rng.choice(["CM1", "TF"]))
+        concrete = concrete.replace("{run_id}", str(self.rng.choice(self.runs or self.items)))
         r = caller.client.request(method, concrete, json={} if method != "GET" else None)
         assert r.status_code < 500, (method, concrete, r.text[:300])
         self.no_leak(caller, r)

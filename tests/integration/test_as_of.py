@@ -7,13 +7,13 @@ recorded, and afterwards each is asked for again ``as_of`` that instant.
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from domain.hazard import S
-from projections import boards
+from projections import boards, digest
 from projections.base import dump
 from safeloop.system import System
 from tests.conftest import ORG, T0, FakeClock
@@ -135,3 +135,74 @@ def test_as_of_answers_equal_the_answers_recorded_then(system: System, clock: Fa
     assert len(before["hazard_board_history"]) > len(before["hazard_board"])
     system.runner.rebuild(["boards"])
     assert dump(system.store, boards_projection) == before
+
+
+def _digests(system: System, days: list[date], as_of: datetime | None = None) -> dict[str, Any]:
+    system.runner.catch_up()
+    policy = system.policy
+    out = {}
+    for day in days:
+        d = digest.daily(system.store, day, zone=policy.zone, now=system.now(), as_of=as_of)
+        d.pop("as_of")
+        out[day.isoformat()] = d
+    return out
+
+
+def test_the_digest_as_of_an_instant_equals_the_digest_taken_then(
+    system: System, clock: FakeClock
+) -> None:
+    """Late entries, later screenings, voids, closings and re-notices do not reach back."""
+    system.app.load_org(copy.deepcopy(ORG), actor="admin", now=T0 - timedelta(days=1))
+    zone = system.policy.zone
+    day = clock().astimezone(zone).date()  # 2026-11-02, from 08:00 at the site
+    days = [day - timedelta(days=1), day, day + timedelta(days=1)]
+    recorded: dict[datetime, dict[str, Any]] = {}
+
+    def snapshot() -> None:
+        recorded[clock()] = _digests(system, days)
+
+    snapshot()  # nothing filed yet
+    clock.advance(minutes=5)
+    first = _file(system, clock)  # no department yet
+    second = _file(system, clock, "TF")
+    third = _file(system, clock, "CM1")
+    snapshot()
+    clock.advance(hours=1)
+    _notice(system, clock, first, "CM1", 2)  # screened into CM1 after the last snapshot
+    system.app.screen(second, grade="major", department="TF", actor="o1", now=clock())
+    snapshot()
+    clock.advance(hours=3)  # the first notice's deadline has passed
+    system.runner.catch_up()
+    assert system.app.tick(clock()).renoticed == 1
+    system.app.void(third, reason="重复登记", actor="o1", now=clock())
+    snapshot()
+    clock.advance(hours=2)
+    system.app.submit(first, evidence=["照片"], note="", actor="u1", now=clock())
+    system.app.recheck(first, passed=True, note="", actor="a1", now=clock())
+    _file(system, clock, "CM1", ago=30)  # a late entry: it occurred yesterday
+    snapshot()
+    clock.advance(days=1)  # the next site day: another overdue spell, another repeat
+    fourth = _file(system, clock, "CM1")
+    _notice(system, clock, fourth, "CM1", 1)
+    clock.advance(hours=2)
+    system.runner.catch_up()
+    system.app.tick(clock())
+    snapshot()
+
+    assert len({repr(a) for a in recorded.values()}) == len(recorded), "every instant differs"
+    today = recorded[max(recorded)][day.isoformat()]
+    assert today["closed"]["total"] == 1 and today["new_findings"]["total"] == 3  # void left out
+    assert today["repeats"] and today["repeats"][0]["count"] == 3
+    for instant, answers in recorded.items():
+        assert _digests(system, days, as_of=instant) == answers, f"as of {instant}"
+    # before the screening: the first finding without a department, none with a grade
+    early = _digests(system, days, as_of=sorted(recorded)[1] + timedelta(minutes=30))
+    assert early[day.isoformat()]["new_findings"]["by_department"] == {
+        "-": {"unscreened": 1},
+        "CM1": {"unscreened": 1},
+        "TF": {"unscreened": 1},
+    }
+    # a rebuild gives the same answers
+    system.runner.rebuild(["digest"])
+    for instant, answers in recorded.items():
+        assert _digests(system, days, as_of=instant) == answers

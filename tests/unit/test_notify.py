@@ -1,9 +1,10 @@
-"""Reminders, inbox receipts and the digest, on the domain alone (no I/O, fixed instants)."""
+"""Reminders, inbox receipts, the digest and message texts, without I/O (fixed instants)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -13,6 +14,7 @@ from domain.errors import InvalidCommand
 from domain.hazard import Hazard
 from domain.policy import SitePolicy
 from jobs.digest import due_day
+from projections.messages import render
 from tests.unit.test_application import T0, file, notice
 from tests.unit.test_application import app as app
 from tests.unit.test_hazard import noticed
@@ -116,3 +118,16 @@ def test_the_digest_is_issued_once_per_site_day_to_the_office_and_leaders(
 )
 def test_the_digest_due_is_counted_in_site_days(now: datetime, expected: str) -> None:
     assert due_day(now, SitePolicy().zone, time(7, 30)).isoformat() == expected
+
+
+def test_messages_leave_out_photo_references() -> None:
+    photo = "photo:" + "ab" * 32 + ".png"
+    facts = {
+        "number": "YH-20261102-0001",
+        "location": "1301回风顺槽",
+        "description": f"顶板离层 {photo}",
+    }
+    for language in ("zh", "en"):
+        message = render("notice", language, facts, ZoneInfo("Asia/Shanghai"))
+        assert "photo:" not in message.title and "photo:" not in message.body
+        assert "顶板离层" in message.title and "顶板离层" in message.body
