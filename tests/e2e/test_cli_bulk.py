@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from domain.ids import hazard_id_for_client_ref
 from projections.boards import list_items
 from safeloop.cli import cli
 from safeloop.settings import Settings
@@ -120,17 +121,25 @@ def test_importing_json_lines_uses_the_api_rules(env: dict[str, str], tmp_path: 
         json.dumps({**row, "client_ref": "jsonl-2", "extra": 1}),
         json.dumps({**row, "client_ref": "jsonl-3", "description": "NUL\u0000here"}),
         "",
+        json.dumps({**row, "client_ref": "jsonl-urgent", "urgent": True}),
     ]
     export = tmp_path / "findings.jsonl"
     export.write_text("\n".join(lines), encoding="utf-8")
     out = run(env, "import", str(export))
-    assert "5 row(s): 1 filed, 0 already filed (same client_ref), 4 rejected" in out
+    assert "6 row(s): 2 filed, 0 already filed (same client_ref), 4 rejected" in out
     assert "line 2: not valid JSON" in out and "line 3: not a JSON object" in out
     assert "line 4: extra: Extra inputs are not permitted" in out
     assert "line 5: description: must not contain control characters" in out
-    (item,) = filed(env)
+    items = {str(i["id"]): i for i in filed(env)}
+    item = items[str(hazard_id_for_client_ref("jsonl-1"))]
     assert item["kind"] == "violation" and str(item["number"]).startswith("SW-")
     assert item["occurred_at"] == "2026-03-01T00:10:00.000000Z"
+    system = opened(env)
+    try:  # urgent, as through the API: the response timers started
+        assert system.app.hazard(hazard_id_for_client_ref("jsonl-urgent")).urgent
+        assert not system.app.hazard(hazard_id_for_client_ref("jsonl-1")).urgent
+    finally:
+        system.close()
 
 
 def test_import_fails_only_when_it_cannot_run(env: dict[str, str], tmp_path: Path) -> None:
