@@ -177,6 +177,9 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
         self._group = GroupCommit(self._insert_group)
 
     _insert_alone = _bounded(PostgresApplicationRecorder.insert_events)
+    select_events = _bounded(PostgresApplicationRecorder.select_events)
+    select_notifications = _bounded(PostgresApplicationRecorder.select_notifications)
+    max_notification_id = _bounded(PostgresApplicationRecorder.max_notification_id)
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any

@@ -9,6 +9,7 @@ import psycopg
 import psycopg_pool
 import pytest
 from eventsourcing.persistence import OperationalError
+from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
 
 from safeloop import recorders
 
@@ -66,3 +67,25 @@ def test_a_pool_timeout_fails_at_once_and_opens_the_breaker(
     assert recorder.calls == 1
     now[0] += recorders.COOL_OFF
     assert call(recorder) == "rows"  # then one call tries again
+
+
+@pytest.mark.parametrize(
+    ("ours", "library", "name"),
+    [
+        (recorders.PostgresEventRecorder, PostgresApplicationRecorder, "select_events"),
+        (recorders.PostgresEventRecorder, PostgresApplicationRecorder, "select_notifications"),
+        (recorders.PostgresEventRecorder, PostgresApplicationRecorder, "max_notification_id"),
+        (recorders.PostgresEventRecorder, PostgresApplicationRecorder, "_insert_alone"),
+        (recorders.PostgresEventRecorder, PostgresApplicationRecorder, "_insert_group"),
+        (recorders.PostgresSnapshotRecorder, PostgresAggregateRecorder, "select_events"),
+        (recorders.PostgresSnapshotRecorder, PostgresAggregateRecorder, "insert_events"),
+    ],
+)
+def test_every_postgres_store_call_is_bounded(ours: type, library: type, name: str) -> None:
+    """A call left to the library's own retry loop (ten tries, each may wait the whole pool
+    timeout) hung requests for about 50 s while the store was down, instead of a quick 503:
+    the group-commit recorder once dropped the reads' wrappers and the outage test caught it."""
+    method = getattr(ours, name)
+    assert method is not getattr(library, name, None)
+    code = method.__code__  # the wrapper _bounded makes, not the library's retrying method
+    assert (code.co_name, code.co_filename) == ("call", recorders.__file__)
