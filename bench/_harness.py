@@ -89,6 +89,14 @@ def stores(args: argparse.Namespace) -> list[str]:
     return [s.strip() for s in args.stores.split(",") if s.strip()]
 
 
+def on_each_store(args: argparse.Namespace, bench: Callable[[str, Settings, int], None]) -> None:
+    """Run ``bench(kind, settings, args.size)`` on a fresh store of each kind asked for."""
+    for kind in stores(args):
+        with store_settings(kind) as settings:
+            if settings is not None:
+                bench(kind, settings, args.size)
+
+
 def with_org(system: System, now: datetime = T0 - timedelta(days=1)) -> None:
     system.app.load_org(copy.deepcopy(ORG), actor="admin", now=now)
 
@@ -97,6 +105,34 @@ def fake_clock(at: datetime = T0) -> FakeClock:
     clock = FakeClock()
     clock.set(at)
     return clock
+
+
+def noticed_hazard(system: System, client_ref: str, deadline: datetime) -> Any:
+    """File, screen and issue a notice for one finding at T0; returns what filing returned."""
+    app = system.app
+    filed = app.file_hazard(
+        kind="hazard",
+        description="回风巷瓦斯传感器吊挂位置不当",
+        location="1301回风顺槽",
+        reporter="w1",
+        reporter_role="worker",
+        occurred_at=T0,
+        actor="w1",
+        now=T0,
+        client_ref=client_ref,
+    )
+    app.screen(filed.id, grade="general", department="CM1", actor="o1", now=T0)
+    app.issue_notice(
+        filed.id,
+        responsible_person="u1",
+        measures="重新吊挂",
+        funds=0,
+        deadline=deadline,
+        contingency="超限撤人",
+        actor="o1",
+        now=T0,
+    )
+    return filed
 
 
 # -- filling the log fast ------------------------------------------------------------------------
