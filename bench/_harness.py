@@ -107,34 +107,6 @@ def fake_clock(at: datetime = T0) -> FakeClock:
     return clock
 
 
-def noticed_hazard(system: System, client_ref: str, deadline: datetime) -> Any:
-    """File, screen and issue a notice for one finding at T0; returns what filing returned."""
-    app = system.app
-    filed = app.file_hazard(
-        kind="hazard",
-        description="回风巷瓦斯传感器吊挂位置不当",
-        location="1301回风顺槽",
-        reporter="w1",
-        reporter_role="worker",
-        occurred_at=T0,
-        actor="w1",
-        now=T0,
-        client_ref=client_ref,
-    )
-    app.screen(filed.id, grade="general", department="CM1", actor="o1", now=T0)
-    app.issue_notice(
-        filed.id,
-        responsible_person="u1",
-        measures="重新吊挂",
-        funds=0,
-        deadline=deadline,
-        contingency="超限撤人",
-        actor="o1",
-        now=T0,
-    )
-    return filed
-
-
 # -- filling the log fast ------------------------------------------------------------------------
 
 

@@ -17,7 +17,6 @@ from _harness import (
     arguments,
     fake_clock,
     latencies,
-    noticed_hazard,
     on_each_store,
     opened,
     pct,
@@ -25,7 +24,7 @@ from _harness import (
 )
 
 from safeloop.settings import Settings
-from tests.conftest import ORG
+from tests.conftest import ORG, noticed_finding
 
 REPEAT = 300
 
@@ -37,8 +36,7 @@ def bench(name: str, settings: Settings, n: int) -> None:
         app.load_org(ORG, actor="admin", now=T0 - timedelta(days=1))
         ids = []
         for ref in ("short", "long"):
-            filed = noticed_hazard(system, ref, T0 + timedelta(days=365))
-            ids.append(filed.id)
+            ids.append(noticed_finding(app, T0 + timedelta(days=365), client_ref=ref))
         short, long = ids
         app.submit(short, evidence=["photo"], note="", actor="u1", now=T0)
         app.recheck(short, passed=True, note="合格", actor="a1", now=T0)

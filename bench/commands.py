@@ -23,7 +23,6 @@ from _harness import (
     T0,
     arguments,
     fake_clock,
-    noticed_hazard,
     opened,
     report,
     store_settings,
@@ -32,6 +31,7 @@ from _harness import (
 )
 
 from domain.sequence import NumberSequence
+from tests.conftest import noticed_finding
 
 WRITERS = 8
 ROUNDS = 3
@@ -103,8 +103,9 @@ def commands(system, per_writer: int) -> float:  # type: ignore[no-untyped-def]
     app = system.app
     ids = []
     for i in range(WRITERS):
-        filed = noticed_hazard(system, f"bench-{i}-{uuid.uuid4()}", T0.replace(year=2027))
-        ids.append(filed.id)
+        ids.append(
+            noticed_finding(app, T0.replace(year=2027), client_ref=f"bench-{i}-{uuid.uuid4()}")
+        )
 
     def work(i: int) -> None:
         for n in range(per_writer // 2):

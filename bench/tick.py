@@ -14,19 +14,19 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from _harness import T0, arguments, fake_clock, noticed_hazard, on_each_store, opened, report, timed
+from _harness import T0, arguments, fake_clock, on_each_store, opened, report, timed
 
 from projections.timefmt import iso
 from safeloop.settings import Settings
 from safeloop.system import System
-from tests.conftest import ORG
+from tests.conftest import ORG, noticed_finding
 
 DUE = 100
 
 
 def noticed(system: System, deadline_at: datetime, tag: str) -> None:
     for i in range(DUE):
-        noticed_hazard(system, f"{tag}-{i}", deadline_at)
+        noticed_finding(system.app, deadline_at, client_ref=f"{tag}-{i}")
 
 
 def open_items(system: System, n: int) -> None:

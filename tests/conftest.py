@@ -75,10 +75,13 @@ def drop_schema(schema: str) -> None:
 
 
 def noticed_finding(
-    app: SafeLoop, deadline: datetime, description: str = "回风巷瓦斯传感器吊挂位置不当"
+    app: SafeLoop,
+    deadline: datetime,
+    description: str = "回风巷瓦斯传感器吊挂位置不当",
+    client_ref: str | None = None,
 ) -> UUID:
     """A finding filed, screened (general, CM1) and given a notice due at ``deadline``, all at
-    T0; returns its id."""
+    T0; returns its id (also used by the bench scripts)."""
     filed = app.file_hazard(
         kind="hazard",
         description=description,
@@ -88,6 +91,7 @@ def noticed_finding(
         occurred_at=T0,
         actor="w1",
         now=T0,
+        client_ref=client_ref,
     )
     app.screen(filed.id, grade="general", department="CM1", actor="o1", now=T0)
     app.issue_notice(
