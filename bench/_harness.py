@@ -89,6 +89,14 @@ def stores(args: argparse.Namespace) -> list[str]:
     return [s.strip() for s in args.stores.split(",") if s.strip()]
 
 
+def on_each_store(args: argparse.Namespace, bench: Callable[[str, Settings, int], None]) -> None:
+    """Run ``bench(kind, settings, args.size)`` on a fresh store of each kind asked for."""
+    for kind in stores(args):
+        with store_settings(kind) as settings:
+            if settings is not None:
+                bench(kind, settings, args.size)
+
+
 def with_org(system: System, now: datetime = T0 - timedelta(days=1)) -> None:
     system.app.load_org(copy.deepcopy(ORG), actor="admin", now=now)
 

@@ -17,15 +17,14 @@ from _harness import (
     arguments,
     fake_clock,
     latencies,
+    on_each_store,
     opened,
     pct,
     report,
-    store_settings,
-    stores,
 )
 
 from safeloop.settings import Settings
-from tests.conftest import ORG
+from tests.conftest import ORG, noticed_finding
 
 REPEAT = 300
 
@@ -37,29 +36,7 @@ def bench(name: str, settings: Settings, n: int) -> None:
         app.load_org(ORG, actor="admin", now=T0 - timedelta(days=1))
         ids = []
         for ref in ("short", "long"):
-            filed = app.file_hazard(
-                kind="hazard",
-                description="回风巷瓦斯传感器吊挂位置不当",
-                location="1301回风顺槽",
-                reporter="w1",
-                reporter_role="worker",
-                occurred_at=T0,
-                actor="w1",
-                now=T0,
-                client_ref=ref,
-            )
-            app.screen(filed.id, grade="general", department="CM1", actor="o1", now=T0)
-            app.issue_notice(
-                filed.id,
-                responsible_person="u1",
-                measures="重新吊挂",
-                funds=0,
-                deadline=T0 + timedelta(days=365),
-                contingency="超限撤人",
-                actor="o1",
-                now=T0,
-            )
-            ids.append(filed.id)
+            ids.append(noticed_finding(app, T0 + timedelta(days=365), client_ref=ref))
         short, long = ids
         app.submit(short, evidence=["photo"], note="", actor="u1", now=T0)
         app.recheck(short, passed=True, note="合格", actor="a1", now=T0)
@@ -92,10 +69,7 @@ def bench(name: str, settings: Settings, n: int) -> None:
 
 def main() -> None:
     args = arguments(__doc__ or "", 2000, "events of the long-lived item")
-    for kind in stores(args):
-        with store_settings(kind) as settings:
-            if settings is not None:
-                bench(kind, settings, args.size)
+    on_each_store(args, bench)
 
 
 if __name__ == "__main__":

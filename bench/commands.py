@@ -31,6 +31,7 @@ from _harness import (
 )
 
 from domain.sequence import NumberSequence
+from tests.conftest import noticed_finding
 
 WRITERS = 8
 ROUNDS = 3
@@ -102,29 +103,9 @@ def commands(system, per_writer: int) -> float:  # type: ignore[no-untyped-def]
     app = system.app
     ids = []
     for i in range(WRITERS):
-        filed = app.file_hazard(
-            kind="hazard",
-            description="回风巷瓦斯传感器吊挂位置不当",
-            location="1301回风顺槽",
-            reporter="w1",
-            reporter_role="worker",
-            occurred_at=T0,
-            actor="w1",
-            now=T0,
-            client_ref=f"bench-{i}-{uuid.uuid4()}",
+        ids.append(
+            noticed_finding(app, T0.replace(year=2027), client_ref=f"bench-{i}-{uuid.uuid4()}")
         )
-        app.screen(filed.id, grade="general", department="CM1", actor="o1", now=T0)
-        app.issue_notice(
-            filed.id,
-            responsible_person="u1",
-            measures="重新吊挂",
-            funds=0,
-            deadline=T0.replace(year=2027),
-            contingency="超限撤人",
-            actor="o1",
-            now=T0,
-        )
-        ids.append(filed.id)
 
     def work(i: int) -> None:
         for n in range(per_writer // 2):

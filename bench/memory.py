@@ -18,7 +18,7 @@ import sys
 import time
 
 import httpx
-from _harness import arguments, copy_history, hazard_rows, opened, report, store_settings, stores
+from _harness import arguments, copy_history, hazard_rows, on_each_store, opened, report
 
 from safeloop.generate import generate
 from safeloop.settings import Settings
@@ -99,10 +99,7 @@ def bench(name: str, settings: Settings, n: int) -> None:
 
 def main() -> None:
     args = arguments(__doc__ or "", 30_000, "events in the log")
-    for kind in stores(args):
-        with store_settings(kind) as settings:
-            if settings is not None:
-                bench(kind, settings, args.size)
+    on_each_store(args, bench)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from _harness import arguments, latencies, opened, pct, report, store_settings, stores
+from _harness import arguments, latencies, on_each_store, opened, pct, report
 
 from projections.boards import COLUMNS, board, list_items
 from projections.notifications import inbox
@@ -136,10 +136,7 @@ def bench(name: str, settings: Settings, n: int) -> None:
 
 def main() -> None:
     args = arguments(__doc__ or "", 100_000, "items after growing")
-    for kind in stores(args):
-        with store_settings(kind) as settings:
-            if settings is not None:
-                bench(kind, settings, args.size)
+    on_each_store(args, bench)
 
 
 if __name__ == "__main__":

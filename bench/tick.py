@@ -12,43 +12,21 @@ open item costs it), and the tick at T+2 h re-notices the other 100. Goal: < 100
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from _harness import T0, arguments, fake_clock, opened, report, store_settings, stores, timed
+from _harness import T0, arguments, fake_clock, on_each_store, opened, report, timed
 
 from projections.timefmt import iso
 from safeloop.settings import Settings
 from safeloop.system import System
-from tests.conftest import ORG
+from tests.conftest import ORG, noticed_finding
 
 DUE = 100
 
 
-def noticed(system: System, deadline_at: object, tag: str) -> None:
-    app = system.app
+def noticed(system: System, deadline_at: datetime, tag: str) -> None:
     for i in range(DUE):
-        filed = app.file_hazard(
-            kind="hazard",
-            description="回风巷瓦斯传感器吊挂位置不当",
-            location="1301回风顺槽",
-            reporter="w1",
-            reporter_role="worker",
-            occurred_at=T0,
-            actor="w1",
-            now=T0,
-            client_ref=f"{tag}-{i}",
-        )
-        app.screen(filed.id, grade="general", department="CM1", actor="o1", now=T0)
-        app.issue_notice(
-            filed.id,
-            responsible_person="u1",
-            measures="重新吊挂",
-            funds=0,
-            deadline=deadline_at,  # type: ignore[arg-type]
-            contingency="超限撤人",
-            actor="o1",
-            now=T0,
-        )
+        noticed_finding(system.app, deadline_at, client_ref=f"{tag}-{i}")
 
 
 def open_items(system: System, n: int) -> None:
@@ -98,10 +76,7 @@ def bench(name: str, settings: Settings, n: int) -> None:
 
 def main() -> None:
     args = arguments(__doc__ or "", 200_000, "open items not due")
-    for kind in stores(args):
-        with store_settings(kind) as settings:
-            if settings is not None:
-                bench(kind, settings, args.size)
+    on_each_store(args, bench)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ are recorded. The same certificate again changes nothing, so importing a file tw
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -19,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from domain.errors import InvalidCommand
 from domain.training import CertificateRow, CertificatesImported
+from safeloop.csv_columns import read_columns
 from safeloop.system import System
 
 COLUMNS = {
@@ -32,20 +32,7 @@ COLUMNS = {
 
 def read_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     """(line number, {column: text}) per data row; ValueError on a header without a column."""
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        header = {name.strip().casefold(): name for name in reader.fieldnames or []}
-        columns: dict[str, str] = {}
-        for key, aliases in COLUMNS.items():
-            found = next((header[a.casefold()] for a in aliases if a.casefold() in header), None)
-            if found is None:
-                raise ValueError(f"the header has no '{key}' column (one of: {', '.join(aliases)})")
-            columns[key] = found
-        for record in reader:
-            yield (
-                reader.line_num,
-                {key: (record.get(name) or "").strip() for key, name in columns.items()},
-            )
+    return read_columns(path, COLUMNS)
 
 
 def parse_instant(text: str, zone: ZoneInfo, *, end_of_day: bool) -> datetime:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -244,6 +244,26 @@ def token_revoke(
         typer.echo("revoked")
 
 
+# -- CSV imports -------------------------------------------------------------------------------
+
+
+def _count_rows_or_fail(count_rows: Callable[[Path], int], path: Path) -> int:
+    """How many data rows ``path`` has; exits with a message when it cannot be read."""
+    try:
+        return count_rows(path)
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        fail(f"cannot read {path}: {e}")
+        raise
+
+
+def _list_problems(problems: Sequence[str]) -> None:
+    """The first 50 rejected or skipped rows on stderr, then how many more there were."""
+    for problem in problems[:50]:
+        typer.secho(f"  {problem}", fg=typer.colors.YELLOW, err=True)
+    if len(problems) > 50:
+        typer.secho(f"  ... and {len(problems) - 50} more", err=True)
+
+
 # -- site visits -------------------------------------------------------------------------------
 
 
@@ -255,11 +275,7 @@ def site_visits_import(
     from safeloop.visits_import import count_rows, import_visits
 
     with opened() as system:
-        try:
-            total = count_rows(file)
-        except (OSError, UnicodeDecodeError, ValueError) as e:
-            fail(f"cannot read {file}: {e}")
-            raise
+        total = _count_rows_or_fail(count_rows, file)
         with typer.progressbar(length=max(total, 1), label="importing site visits") as bar:
             summary = import_visits(system, file, actor=ADMIN_ACTOR, progress=bar.update)
         system.runner.catch_up()
@@ -268,10 +284,7 @@ def site_visits_import(
             f" {summary.existing} already recorded (or twice in the file),"
             f" {len(summary.skipped)} skipped"
         )
-        for problem in summary.skipped[:50]:
-            typer.secho(f"  {problem}", fg=typer.colors.YELLOW, err=True)
-        if len(summary.skipped) > 50:
-            typer.secho(f"  ... and {len(summary.skipped) - 50} more", err=True)
+        _list_problems(summary.skipped)
         if summary.skipped:
             raise typer.Exit(1)
 
@@ -287,11 +300,7 @@ def certificates_import(
     from safeloop.certificates_import import count_rows, import_certificates
 
     with opened() as system:
-        try:
-            total = count_rows(file)
-        except (OSError, UnicodeDecodeError, ValueError) as e:
-            fail(f"cannot read {file}: {e}")
-            raise
+        total = _count_rows_or_fail(count_rows, file)
         with typer.progressbar(length=max(total, 1), label="importing certificates") as bar:
             summary = import_certificates(system, file, actor=ADMIN_ACTOR, progress=bar.update)
         system.runner.catch_up()
@@ -299,10 +308,9 @@ def certificates_import(
             f"{total} row(s): {summary.created} recorded, {summary.renewed} renewed,"
             f" {summary.unchanged} already on record, {len(summary.rejected)} rejected"
         )
-        for line, field, en, zh in summary.rejected[:50]:
-            typer.secho(f"  line {line}: {field}: {en} / {zh}", fg=typer.colors.YELLOW, err=True)
-        if len(summary.rejected) > 50:
-            typer.secho(f"  ... and {len(summary.rejected) - 50} more", err=True)
+        _list_problems(
+            [f"line {line}: {field}: {en} / {zh}" for line, field, en, zh in summary.rejected]
+        )
         if summary.rejected:
             raise typer.Exit(1)
 
@@ -776,11 +784,7 @@ def _import_findings(path: Path) -> None:
     if not path.is_file():
         fail(f"no such file: {path}")
     with opened() as system:
-        try:
-            total = count_rows(path)
-        except (OSError, UnicodeDecodeError, ValueError) as e:
-            fail(f"cannot read {path}: {e}")
-            raise
+        total = _count_rows_or_fail(count_rows, path)
         with typer.progressbar(
             length=max(total, 1), label="importing findings", file=sys.stderr
         ) as bar:
@@ -791,10 +795,7 @@ def _import_findings(path: Path) -> None:
             f" {summary.existing} already filed (same client_ref),"
             f" {len(summary.rejected)} rejected"
         )
-        for problem in summary.rejected[:50]:
-            typer.secho(f"  {problem}", fg=typer.colors.YELLOW, err=True)
-        if len(summary.rejected) > 50:
-            typer.secho(f"  ... and {len(summary.rejected) - 50} more", err=True)
+        _list_problems(summary.rejected)
 
 
 def _restore(path: Path) -> None:

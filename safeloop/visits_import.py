@@ -9,7 +9,6 @@ is identified by person, place and instant, so importing the same file again add
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +17,7 @@ from uuid import UUID
 
 from domain.errors import InvalidCommand
 from domain.site_visit import VisitRow, check_visit, visit_id
+from safeloop.csv_columns import read_columns
 from safeloop.system import System
 
 COLUMNS = {
@@ -39,20 +39,7 @@ class ImportSummary:
 def read_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     """(line number, {person, location, at}) for each data row; raises ValueError on a bad
     header."""
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        header = {name.strip().casefold(): name for name in reader.fieldnames or []}
-        columns: dict[str, str] = {}
-        for key, aliases in COLUMNS.items():
-            found = next((header[a.casefold()] for a in aliases if a.casefold() in header), None)
-            if found is None:
-                raise ValueError(f"the header has no '{key}' column (one of: {', '.join(aliases)})")
-            columns[key] = found
-        for record in reader:
-            yield (
-                reader.line_num,
-                {key: (record.get(name) or "").strip() for key, name in columns.items()},
-            )
+    return read_columns(path, COLUMNS)
 
 
 def import_visits(

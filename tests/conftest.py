@@ -8,13 +8,16 @@ import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import psycopg
 import pytest
 from psycopg import sql
 
+from domain.application import SafeLoop
 from safeloop.settings import Settings, parse_database_url
 from safeloop.system import System, build_system, pg_conninfo
 
@@ -69,6 +72,39 @@ def require_postgres() -> None:
 def drop_schema(schema: str) -> None:
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+def noticed_finding(
+    app: SafeLoop,
+    deadline: datetime,
+    description: str = "回风巷瓦斯传感器吊挂位置不当",
+    client_ref: str | None = None,
+) -> UUID:
+    """A finding filed, screened (general, CM1) and given a notice due at ``deadline``, all at
+    T0; returns its id (also used by the bench scripts)."""
+    filed = app.file_hazard(
+        kind="hazard",
+        description=description,
+        location="1301回风顺槽",
+        reporter="w1",
+        reporter_role="worker",
+        occurred_at=T0,
+        actor="w1",
+        now=T0,
+        client_ref=client_ref,
+    )
+    app.screen(filed.id, grade="general", department="CM1", actor="o1", now=T0)
+    app.issue_notice(
+        filed.id,
+        responsible_person="u1",
+        measures="重新吊挂",
+        funds=Decimal(0),
+        deadline=deadline,
+        contingency="超限撤人",
+        actor="o1",
+        now=T0,
+    )
+    return filed.id
 
 
 def settings_for(kind: str, tmp_path: Path, **overrides: Any) -> tuple[Settings, str | None]:

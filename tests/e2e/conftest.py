@@ -7,15 +7,19 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
+from typer.testing import CliRunner
 
-from safeloop.system import System
+from safeloop.cli import cli
+from safeloop.settings import Settings
+from safeloop.system import System, build_system
 from safeloop.web import web_app
-from tests.conftest import ORG, FakeClock
+from tests.conftest import ORG, FakeClock, drop_schema, settings_for
 
 ADMIN = "test-admin-token"
 
@@ -70,3 +74,36 @@ def api(system: System, clock: FakeClock) -> Iterator[Api]:
         yield live
     finally:
         server.stop()
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def env(store_kind: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The environment that points the ``safeloop`` command at a fresh store."""
+    settings, schema = settings_for(store_kind, tmp_path)
+    yield {
+        "SAFELOOP_DATABASE_URL": settings.database_url,
+        "SAFELOOP_DATABASE_SCHEMA": settings.database_schema,
+    }
+    if schema:
+        drop_schema(schema)
+
+
+def run(env: dict[str, str], *args: str, code: int = 0) -> str:
+    """Run ``safeloop ARGS`` with ``env``; the exit code must be ``code``; returns the output."""
+    result = CliRunner().invoke(cli, list(args), env=env)
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+def opened(env: dict[str, str], clock: FakeClock | None = None) -> System:
+    """The system over the store ``env`` points at (the caller closes it)."""
+    return build_system(
+        Settings(
+            database_url=env["SAFELOOP_DATABASE_URL"],
+            database_schema=env["SAFELOOP_DATABASE_SCHEMA"],
+        ),
+        clock=clock,
+    )

@@ -5,36 +5,12 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-from typer.testing import CliRunner
-
 from projections import boards
-from safeloop.cli import cli
-from safeloop.settings import Settings
-from safeloop.system import build_system
-from tests.conftest import ORG, T0, FakeClock, drop_schema, settings_for
-
-
-@pytest.fixture
-def env(store_kind: str, tmp_path: Path) -> Iterator[dict[str, str]]:
-    settings, schema = settings_for(store_kind, tmp_path)
-    variables = {
-        "SAFELOOP_DATABASE_URL": settings.database_url,
-        "SAFELOOP_DATABASE_SCHEMA": settings.database_schema,
-    }
-    yield variables
-    if schema:
-        drop_schema(schema)
-
-
-def run(env: dict[str, str], *args: str, code: int = 0) -> str:
-    result = CliRunner().invoke(cli, list(args), env=env)
-    assert result.exit_code == code, result.output
-    return result.output
+from tests.conftest import ORG, T0, FakeClock
+from tests.e2e.conftest import opened, run
 
 
 def test_demo_history_tick_and_projections(env: dict[str, str]) -> None:
@@ -59,12 +35,7 @@ def test_demo_history_tick_and_projections(env: dict[str, str]) -> None:
 
     org = run(env, "org", "show")
     assert "综采一队" in org
-    system = build_system(
-        Settings(
-            database_url=env["SAFELOOP_DATABASE_URL"],
-            database_schema=env["SAFELOOP_DATABASE_SCHEMA"],
-        )
-    )
+    system = opened(env)
     try:
         items, _ = boards.list_items(system.store, state="CLOSED", limit=1)
     finally:
@@ -113,13 +84,7 @@ def test_org_load_token_and_history(env: dict[str, str], tmp_path: Path) -> None
 
 def test_digest_as_of_an_instant(env: dict[str, str]) -> None:
     clock = FakeClock()
-    system = build_system(
-        Settings(
-            database_url=env["SAFELOOP_DATABASE_URL"],
-            database_schema=env["SAFELOOP_DATABASE_SCHEMA"],
-        ),
-        clock=clock,
-    )
+    system = opened(env, clock)
     try:
         system.app.load_org(copy.deepcopy(ORG), actor="admin", now=T0 - timedelta(days=1))
         for _ in range(3):  # one at 08:00, 09:00 and 10:00 on 2 November at the site

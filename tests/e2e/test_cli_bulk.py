@@ -5,47 +5,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
-from typer.testing import CliRunner
 
 from domain.ids import hazard_id_for_client_ref
 from projections.boards import list_items
-from safeloop.cli import cli
-from safeloop.settings import Settings
-from safeloop.system import System, build_system
-from tests.conftest import drop_schema, settings_for
+from tests.e2e.conftest import opened, run
 
 EXAMPLE_ORG = Path(__file__).parents[2] / "examples" / "org.yaml"
 HEADER = "kind,description,location,reporter,reporter_role,occurred_at,department,client_ref\n"
-
-
-@pytest.fixture
-def env(store_kind: str, tmp_path: Path) -> Iterator[dict[str, str]]:
-    settings, schema = settings_for(store_kind, tmp_path)
-    yield {
-        "SAFELOOP_DATABASE_URL": settings.database_url,
-        "SAFELOOP_DATABASE_SCHEMA": settings.database_schema,
-    }
-    if schema:
-        drop_schema(schema)
-
-
-def run(env: dict[str, str], *args: str, code: int = 0) -> str:
-    result = CliRunner().invoke(cli, list(args), env=env)
-    assert result.exit_code == code, result.output
-    return result.output
-
-
-def opened(env: dict[str, str]) -> System:
-    return build_system(
-        Settings(
-            database_url=env["SAFELOOP_DATABASE_URL"],
-            database_schema=env["SAFELOOP_DATABASE_SCHEMA"],
-        )
-    )
 
 
 def filed(env: dict[str, str]) -> list[dict[str, object]]:

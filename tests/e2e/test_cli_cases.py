@@ -2,36 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from typer.testing import CliRunner
-
 from projections.site_visits import list_visits
-from safeloop.cli import cli
-from safeloop.settings import Settings
-from safeloop.system import build_system
-from tests.conftest import drop_schema, settings_for
+from tests.e2e.conftest import opened, run
 
 EXAMPLE_ORG = Path(__file__).parents[2] / "examples" / "org.yaml"
-
-
-@pytest.fixture
-def env(store_kind: str, tmp_path: Path) -> Iterator[dict[str, str]]:
-    settings, schema = settings_for(store_kind, tmp_path)
-    yield {
-        "SAFELOOP_DATABASE_URL": settings.database_url,
-        "SAFELOOP_DATABASE_SCHEMA": settings.database_schema,
-    }
-    if schema:
-        drop_schema(schema)
-
-
-def run(env: dict[str, str], *args: str, code: int = 0) -> str:
-    result = CliRunner().invoke(cli, list(args), env=env)
-    assert result.exit_code == code, result.output
-    return result.output
 
 
 def test_importing_an_attendance_file_twice_records_each_visit_once(
@@ -52,12 +28,7 @@ def test_importing_an_attendance_file_twice_records_each_visit_once(
     assert "line 4: person" in first and "line 5: not an ISO 8601 instant" in first
     again = run(env, "site-visits", "import", str(export), code=1)
     assert "4 row(s): 0 recorded, 2 already recorded (or twice in the file), 2 skipped" in again
-    system = build_system(
-        Settings(
-            database_url=env["SAFELOOP_DATABASE_URL"],
-            database_schema=env["SAFELOOP_DATABASE_SCHEMA"],
-        )
-    )
+    system = opened(env)
     try:
         visits = list_visits(system.store, location="1301综采工作面")
         org_events = list(system.app.events.get(system.app.org().id))

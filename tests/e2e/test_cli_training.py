@@ -5,11 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from projections import certificates, checklists
-from safeloop.settings import Settings
-from safeloop.system import build_system
-from tests.e2e.test_cli_cases import EXAMPLE_ORG, env, run
-
-__all__ = ["env"]  # the fixture, shared with the site-visit import's tests
+from tests.e2e.conftest import opened, run
+from tests.e2e.test_cli_cases import EXAMPLE_ORG
 
 EXAMPLE_CHECKLISTS = Path(__file__).parents[2] / "examples" / "checklists.yaml"
 
@@ -45,12 +42,7 @@ def test_importing_certificates_twice_records_each_once_and_lists_rejected_rows(
     assert loaded.splitlines() == ["longwall: v1", "heading: v1"]
     again = run(env, "checklists", "load", str(EXAMPLE_CHECKLISTS))
     assert again.splitlines() == ["longwall: v1 (unchanged)", "heading: v1 (unchanged)"]
-    system = build_system(
-        Settings(
-            database_url=env["SAFELOOP_DATABASE_URL"],
-            database_schema=env["SAFELOOP_DATABASE_SCHEMA"],
-        )
-    )
+    system = opened(env)
     try:
         rows = certificates.of_people(system.store, ["ZC1-1", "ZC1-4"])
         templates = checklists.templates(system.store)

@@ -6,42 +6,18 @@ from __future__ import annotations
 import copy
 from collections import Counter
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from domain.hazard import Hazard
 from safeloop.system import System
-from tests.conftest import ORG, T0, FakeClock
+from tests.conftest import ORG, T0, FakeClock, noticed_finding
 
 
 def noticed(system: System, n: int) -> list[UUID]:
     app = system.app
     app.load_org(copy.deepcopy(ORG), actor="admin", now=T0)
-    ids = []
-    for i in range(n):
-        filed = app.file_hazard(
-            kind="hazard",
-            description=f"传感器 {i}",
-            location="1301回风顺槽",
-            reporter="w1",
-            reporter_role="worker",
-            occurred_at=T0,
-            actor="w1",
-            now=T0,
-        )
-        app.screen(filed.id, grade="general", department="CM1", actor="o1", now=T0)
-        app.issue_notice(
-            filed.id,
-            responsible_person="u1",
-            measures="重新吊挂",
-            funds=Decimal(0),
-            deadline=T0 + timedelta(hours=1),
-            contingency="超限撤人",
-            actor="o1",
-            now=T0,
-        )
-        ids.append(filed.id)
+    ids = [noticed_finding(app, T0 + timedelta(hours=1), f"传感器 {i}") for i in range(n)]
     system.runner.catch_up()
     return ids
 

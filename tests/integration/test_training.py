@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import copy
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import pytest
 
-from domain.checklists import RunLine
+from domain.app_base import CommandResult
+from domain.application import SafeLoop
+from domain.checklists import RunLine, RunResult
 from domain.errors import InvalidCommand
 from domain.hazard import Hazard
 from domain.site_visit import VisitRow
@@ -34,6 +36,46 @@ def setup(system: System) -> None:
     system.app.load_org(copy.deepcopy(ORG), actor="admin", now=T0 - timedelta(days=400))
 
 
+def certify(
+    app: SafeLoop,
+    now: datetime,
+    person: str,
+    certificate_type: str,
+    number: str,
+    issued_at: datetime,
+    expires_at: datetime,
+) -> CommandResult:
+    """Record a certificate as the administrator."""
+    row = CertificateRow(person, certificate_type, number, issued_at, expires_at)
+    return app.record_certificate(row, actor="admin", now=now)
+
+
+def visited(app: SafeLoop, now: datetime, visits: list[VisitRow]) -> None:
+    app.record_site_visits(visits, source="test", actor="admin", now=now)
+
+
+def run_checklist(
+    app: SafeLoop,
+    now: datetime,
+    lines: list[RunLine],
+    *,
+    shift_start: datetime = T0,
+    department: str = "CM1",
+    actor: str = "s1",
+) -> RunResult:
+    """The team leader s1's run of the longwall checklist at FACE."""
+    return app.record_checklist_run(
+        template="longwall",
+        work_face=FACE,
+        department=department,
+        shift_start=shift_start,
+        team_leader="s1",
+        lines=lines,
+        actor=actor,
+        now=now,
+    )
+
+
 def events_of(system: System, cls: type) -> list[object]:
     return [
         e
@@ -56,36 +98,18 @@ def test_a_lapsed_certificate_and_a_visit_the_next_day_make_one_violation(
     setup(system)
     app = system.app
     expires = T0 + timedelta(days=1)
-    app.record_certificate(
-        CertificateRow("w1", "电工作业操作证", "T-001", T0 - timedelta(days=365 * 3), expires),
-        actor="admin",
-        now=clock(),
-    )
+    certify(app, clock(), "w1", "电工作业操作证", "T-001", T0 - timedelta(days=365 * 3), expires)
     # a valid certificate and a visit before the expiry: no violation
-    app.record_certificate(
-        CertificateRow(
-            "w2", "瓦斯检查工", "G-9", T0 - timedelta(days=10), T0 + timedelta(days=300)
-        ),
-        actor="admin",
-        now=clock(),
+    certify(
+        app, clock(), "w2", "瓦斯检查工", "G-9", T0 - timedelta(days=10), T0 + timedelta(days=300)
     )
-    app.record_site_visits(
-        [VisitRow("w1", FACE, T0 - timedelta(hours=3)), VisitRow("w2", FACE, T0)],
-        source="test",
-        actor="admin",
-        now=clock(),
-    )
+    visited(app, clock(), [VisitRow("w1", FACE, T0 - timedelta(hours=3)), VisitRow("w2", FACE, T0)])
     system.runner.catch_up()
     clock.set(expires + timedelta(hours=2))
     assert app.tick(clock()).certificate_violations == 0  # lapsed, but not on site since
     system.runner.catch_up()
     clock.set(expires + timedelta(days=1))  # the next day, on site
-    app.record_site_visits(
-        [VisitRow("w1", FACE, clock() - timedelta(hours=1))],
-        source="test",
-        actor="admin",
-        now=clock(),
-    )
+    visited(app, clock(), [VisitRow("w1", FACE, clock() - timedelta(hours=1))])
     system.runner.catch_up()
     first = app.tick(clock())
     second = app.tick(clock())  # the read model has not caught up: the aggregate decides
@@ -128,11 +152,7 @@ def test_expiry_reminders_go_to_the_holder_and_unit_head_once_each(
     setup(system)
     app = system.app
     expires = T0 + timedelta(days=40)
-    app.record_certificate(
-        CertificateRow("w1", "电工作业操作证", "T-001", T0 - timedelta(days=30), expires),
-        actor="admin",
-        now=clock(),
-    )
+    certify(app, clock(), "w1", "电工作业操作证", "T-001", T0 - timedelta(days=30), expires)
     system.runner.catch_up()
     clock.set(expires - timedelta(days=29))
     assert app.tick(clock()).certificate_reminders == 1
@@ -184,28 +204,10 @@ def test_two_not_ok_lines_make_two_linked_findings_in_the_same_save(
     lines = [RunLine(item, ok=True) for item in TEMPLATE["items"]]
     lines[1] = RunLine("瓦斯浓度", ok=False, note="上隅角 0.9%")
     lines[3] = RunLine(4, ok=False, note="离层仪读数增大")
-    run = app.record_checklist_run(
-        template="longwall",
-        work_face=FACE,
-        department="CM1",
-        shift_start=shift,
-        team_leader="s1",
-        lines=lines,
-        actor="s1",
-        now=clock(),
-    )
+    run = run_checklist(app, clock(), lines, shift_start=shift)
     assert run.created
     assert len(run.findings) == 2
-    again = app.record_checklist_run(
-        template="longwall",
-        work_face=FACE,
-        department="CM1",
-        shift_start=shift,
-        team_leader="s1",
-        lines=lines,
-        actor="s1",
-        now=clock(),
-    )
+    again = run_checklist(app, clock(), lines, shift_start=shift)
     assert not again.created
     assert again.findings == run.findings
     for n, hid in zip((2, 4), run.findings, strict=True):
@@ -227,15 +229,12 @@ def test_a_run_is_recorded_for_the_work_face_s_own_department(
     app = system.app
     app.define_checklist_template("longwall", TEMPLATE, actor="admin", now=clock())
     with pytest.raises(InvalidCommand) as wrong:
-        app.record_checklist_run(
-            template="longwall",
-            work_face=FACE,
+        run_checklist(
+            app,
+            clock(),
+            [RunLine(item, ok=False) for item in TEMPLATE["items"]],
             department="TF",
-            shift_start=T0,
-            team_leader="s1",
-            lines=[RunLine(item, ok=False) for item in TEMPLATE["items"]],
             actor="admin",
-            now=clock(),
         )
     assert wrong.value.field == "department"
     assert events_of(system, Hazard.Reported) == []
@@ -247,16 +246,7 @@ def test_a_run_must_answer_every_line(system: System, clock: FakeClock) -> None:
     app.define_checklist_template("longwall", TEMPLATE, actor="admin", now=clock())
     head = app.head()
     with pytest.raises(InvalidCommand) as missing:
-        app.record_checklist_run(
-            template="longwall",
-            work_face=FACE,
-            department="CM1",
-            shift_start=T0,
-            team_leader="s1",
-            lines=[RunLine("瓦斯浓度", ok=False)],
-            actor="s1",
-            now=clock(),
-        )
+        run_checklist(app, clock(), [RunLine("瓦斯浓度", ok=False)])
     assert missing.value.field == "lines"
     assert app.head() == head
 
@@ -273,15 +263,11 @@ def test_a_face_without_a_run_before_its_shift_is_missing(system: System, clock:
         (FACE, "2026-11-01T16:00:00.000000Z"),
         (FACE, "2026-11-02T00:00:00.000000Z"),
     ]
-    app.record_checklist_run(
-        template="longwall",
-        work_face=FACE,
-        department="CM1",
+    run_checklist(
+        app,
+        clock(),
+        [RunLine(item, ok=True) for item in TEMPLATE["items"]],
         shift_start=T0 + timedelta(hours=8),
-        team_leader="s1",
-        lines=[RunLine(item, ok=True) for item in TEMPLATE["items"]],
-        actor="s1",
-        now=clock(),
     )
     clock.set(T0 + timedelta(hours=8))
     system.runner.catch_up()
@@ -361,22 +347,11 @@ def test_the_new_read_models_equal_their_rebuild(system: System, clock: FakeCloc
     setup(system)
     app = system.app
     app.define_checklist_template("longwall", TEMPLATE, actor="admin", now=clock())
-    app.record_checklist_run(
-        template="longwall",
-        work_face=FACE,
-        department="CM1",
-        shift_start=T0,
-        team_leader="s1",
-        lines=[RunLine(item, ok=n != 2) for n, item in enumerate(TEMPLATE["items"])],
-        actor="s1",
-        now=clock(),
+    run_checklist(
+        app, clock(), [RunLine(item, ok=n != 2) for n, item in enumerate(TEMPLATE["items"])]
     )
-    app.record_certificate(
-        CertificateRow(
-            "w1", "电工作业操作证", "T-1", T0 - timedelta(days=9), T0 + timedelta(days=9)
-        ),
-        actor="admin",
-        now=clock(),
+    certify(
+        app, clock(), "w1", "电工作业操作证", "T-1", T0 - timedelta(days=9), T0 + timedelta(days=9)
     )
     app.record_training_session(
         level="team",
@@ -410,21 +385,12 @@ def test_two_ticks_at_once_file_one_violation_and_escalate_each_timer_once(
     expires = T0 + timedelta(hours=2)
     people = ["w1", "s1", "u1", "w2", "u2"]
     for person in people:
-        app.record_certificate(
-            CertificateRow(
-                person, "电工作业操作证", f"T-{person}", T0 - timedelta(days=30), expires
-            ),
-            actor="admin",
-            now=clock(),
+        certify(
+            app, clock(), person, "电工作业操作证", f"T-{person}", T0 - timedelta(days=30), expires
         )
     urgent_ids = [file(system, department="CM1", urgent=True) for _ in range(6)]
     clock.set(expires + timedelta(days=1))
-    app.record_site_visits(
-        [VisitRow(p, FACE, clock() - timedelta(hours=1)) for p in people],
-        source="test",
-        actor="admin",
-        now=clock(),
-    )
+    visited(app, clock(), [VisitRow(p, FACE, clock() - timedelta(hours=1)) for p in people])
     system.runner.catch_up()
     threads = [threading.Thread(target=app.tick, args=(clock(),)) for _ in range(2)]
     for t in threads:
