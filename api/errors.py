@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -102,6 +102,18 @@ _ZH = {
 }
 
 
+def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
+    """Pydantic's errors as ``{field, en, zh}`` (the API's 422 and the bulk import's report)."""
+    return [
+        {
+            "field": _field_name(tuple(err.get("loc", ()))),
+            "en": str(err.get("msg", "invalid")),
+            "zh": _ZH.get(str(err.get("type")), "输入无效"),
+        }
+        for err in errors
+    ]
+
+
 def _field_name(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body",)]
     return ".".join(parts) or "body"
@@ -129,11 +141,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation(request: Request, exc: RequestValidationError) -> Response:
-        fields = []
-        for err in exc.errors():
-            msg = str(err.get("msg", "invalid"))
-            zh = _ZH.get(str(err.get("type")), "输入无效")
-            fields.append({"field": _field_name(tuple(err.get("loc", ()))), "en": msg, "zh": zh})
+        fields = field_errors(exc.errors())
         detail = [
             {k: v for k, v in err.items() if k in ("type", "loc", "msg")} for err in exc.errors()
         ]

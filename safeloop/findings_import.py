@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from api.errors import field_errors
 from api.schemas import FileHazard
 from domain.app_base import CommandResult
 from safeloop.system import System
@@ -82,9 +83,7 @@ def count_rows(path: Path) -> int:
 
 
 def _why(error: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'row'}: {e['msg']}" for e in error.errors()
-    )
+    return "; ".join(f"{e['field']}: {e['en']} / {e['zh']}" for e in field_errors(error.errors()))
 
 
 def import_findings(

@@ -50,7 +50,7 @@ def test_importing_findings_twice_files_each_once_and_lists_rejected_rows(
     for line, why in [
         (22, "reporter: unknown person"),
         (23, "department: unknown department"),
-        (24, "kind: Input should be"),
+        (24, "kind: Input should be 'hazard', 'violation' or 'problem' / 取值无效"),
         (25, "occurred_at: Input should be a valid datetime"),
         (26, "client_ref: a client_ref is needed"),
         (27, "occurred_at: occurred_at is in the future"),
@@ -95,7 +95,7 @@ def test_importing_json_lines_uses_the_api_rules(env: dict[str, str], tmp_path: 
     out = run(env, "import", str(export))
     assert "6 row(s): 2 filed, 0 already filed (same client_ref), 4 rejected" in out
     assert "line 2: not valid JSON" in out and "line 3: not a JSON object" in out
-    assert "line 4: extra: Extra inputs are not permitted" in out
+    assert "line 4: extra: Extra inputs are not permitted / 不允许的字段" in out
     assert "line 5: description: must not contain control characters" in out
     items = {str(i["id"]): i for i in filed(env)}
     item = items[str(hazard_id_for_client_ref("jsonl-1"))]
