@@ -81,67 +81,153 @@ class DigestFacts(Projection):
         ]
 
     def apply(self, cur: Cursor, items: Sequence[Item]) -> None:
-        for _, e in items:
-            if isinstance(e, Hazard.Event):
-                _apply(cur, e)
+        events = [e for _, e in items if isinstance(e, Hazard.Event)]
+        if events:
+            _Batch(cur, events).write()
 
 
-def _apply(cur: Cursor, e: Any) -> None:
-    hid = str(e.originator_id)
-    at = iso(e.timestamp)
-    if isinstance(e, Hazard.Reported):
-        cur.execute(
-            "INSERT INTO digest_items (hazard_id, number, kind, location, place, category,"
-            " description, department, grade, state, filed_at, filed_department)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)",
-            (
-                hid,
-                e.number,
-                e.kind,
-                e.location,
-                location_key(e.location),
-                category_key(e.kind, e.description),
-                e.description,
-                e.department,
-                S.REPORTED,
-                at,
-                e.department,
-            ),
-        )
-        return
-    state = e.reopened_as if isinstance(e, Hazard.RecheckFailed) else STATE_AFTER.get(type(e))
-    if isinstance(e, Hazard.Screened):
-        cur.execute(
-            "UPDATE digest_items SET department = ?, grade = ?, screened_at = ?"
-            " WHERE hazard_id = ?",
-            (e.department, e.grade, at, hid),
-        )
-    if isinstance(e, Hazard.Voided | Hazard.Merged):
-        cur.execute("UPDATE digest_items SET gone_at = ? WHERE hazard_id = ?", (at, hid))
-    if isinstance(e, Hazard.Closed):
-        cur.execute("UPDATE digest_items SET closed_at = ? WHERE hazard_id = ?", (at, hid))
-    if state is not None:
-        cur.execute("UPDATE digest_items SET state = ? WHERE hazard_id = ?", (state, hid))
-    if isinstance(e, Hazard.HandlingOpinionIssued):
-        open_spell = cur.execute(
-            "SELECT 1 FROM digest_overdue WHERE hazard_id = ? AND ended_at IS NULL", (hid,)
-        ).fetchone()
-        if open_spell is None:
-            cur.execute(
-                "INSERT INTO digest_overdue (hazard_id, began_at, missed_deadline)"
-                " VALUES (?, ?, ?)",
-                (hid, at, iso(e.missed_deadline)),
+ITEM_COLUMNS = (
+    "hazard_id",
+    "number",
+    "kind",
+    "location",
+    "place",
+    "category",
+    "description",
+    "department",
+    "grade",
+    "state",
+    "filed_at",
+    "closed_at",
+    "filed_department",
+    "screened_at",
+    "gone_at",
+)
+#: an item's open overdue spell as held in the table before the batch
+HELD = "held"
+
+
+class _Batch:
+    """One batch's writes, folded: what each event changes is gathered in order (later
+    changes overwriting earlier ones) and written with one statement per kind of change,
+    giving the same rows as applying the events one by one."""
+
+    def __init__(self, cur: Cursor, events: Sequence[Any]) -> None:
+        self.cur = cur
+        self.new_items: dict[str, dict[str, Any]] = {}
+        self.changes: dict[str, dict[str, Any]] = {}
+        #: per item: its open spell — ``HELD`` (in the table), a new one's key, or None
+        self.open: dict[str, Any] = dict.fromkeys(_open_spells(cur, events), HELD)
+        self.ended_held: list[tuple[str | None, str]] = []
+        self.spells: dict[tuple[str, str | None], list[Any]] = {}
+        self.levels: list[tuple[str, int, str | None]] = []
+        for e in events:
+            self.event(e)
+
+    def event(self, e: Any) -> None:
+        hid = str(e.originator_id)
+        at = iso(e.timestamp)
+        if isinstance(e, Hazard.Reported):
+            self.new_items[hid] = {
+                "hazard_id": hid,
+                "number": e.number,
+                "kind": e.kind,
+                "location": e.location,
+                "place": location_key(e.location),
+                "category": category_key(e.kind, e.description),
+                "description": e.description,
+                "department": e.department,
+                "grade": None,
+                "state": S.REPORTED,
+                "filed_at": at,
+                "closed_at": None,
+                "filed_department": e.department,
+                "screened_at": None,
+                "gone_at": None,
+            }
+            return
+        row = self.new_items.get(hid)
+        if row is None:
+            row = self.changes.setdefault(hid, {})
+        state = e.reopened_as if isinstance(e, Hazard.RecheckFailed) else STATE_AFTER.get(type(e))
+        if isinstance(e, Hazard.Screened):
+            row.update(department=e.department, grade=e.grade, screened_at=at)
+        if isinstance(e, Hazard.Voided | Hazard.Merged):
+            row["gone_at"] = at
+        if isinstance(e, Hazard.Closed):
+            row["closed_at"] = at
+        if state is not None:
+            row["state"] = state
+        if isinstance(e, Hazard.HandlingOpinionIssued):
+            if self.open.get(hid) is None:
+                key = (hid, at)
+                self.spells[key] = [hid, at, None, iso(e.missed_deadline)]
+                self.open[hid] = key
+        elif isinstance(e, Hazard.ReNoticed):
+            self.levels.append((hid, e.level, at))
+        elif isinstance(e, SPELL_ENDS):
+            spell = self.open.get(hid)
+            if spell == HELD:
+                self.ended_held.append((at, hid))
+            elif spell is not None:
+                self.spells[spell][2] = at
+            self.open[hid] = None
+
+    def write(self) -> None:
+        cur = self.cur
+        if self.new_items:
+            cur.executemany(
+                f"INSERT INTO digest_items ({', '.join(ITEM_COLUMNS)})"
+                f" VALUES ({', '.join('?' * len(ITEM_COLUMNS))})",
+                [tuple(row[c] for c in ITEM_COLUMNS) for row in self.new_items.values()],
             )
-    elif isinstance(e, Hazard.ReNoticed):
-        cur.execute(
-            "INSERT INTO digest_levels (hazard_id, level, at) VALUES (?, ?, ?)",
-            (hid, e.level, at),
-        )
-    elif isinstance(e, SPELL_ENDS):
-        cur.execute(
-            "UPDATE digest_overdue SET ended_at = ? WHERE hazard_id = ? AND ended_at IS NULL",
-            (at, hid),
-        )
+        by_columns: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        for hid, change in self.changes.items():
+            if change:
+                columns = tuple(sorted(change))
+                by_columns.setdefault(columns, []).append((*(change[c] for c in columns), hid))
+        for columns, rows in by_columns.items():
+            sets = ", ".join(f"{c} = ?" for c in columns)
+            cur.executemany(f"UPDATE digest_items SET {sets} WHERE hazard_id = ?", rows)
+        # spells held before the batch end first (an UPDATE of every open spell of the item
+        # must not reach the spells this batch begins)
+        if self.ended_held:
+            cur.executemany(
+                "UPDATE digest_overdue SET ended_at = ? WHERE hazard_id = ? AND ended_at IS NULL",
+                self.ended_held,
+            )
+        if self.spells:
+            cur.executemany(
+                "INSERT INTO digest_overdue (hazard_id, began_at, ended_at, missed_deadline)"
+                " VALUES (?, ?, ?, ?)",
+                [tuple(spell) for spell in self.spells.values()],
+            )
+        if self.levels:
+            cur.executemany(
+                "INSERT INTO digest_levels (hazard_id, level, at) VALUES (?, ?, ?)", self.levels
+            )
+
+
+def _open_spells(cur: Cursor, events: Sequence[Any]) -> set[str]:
+    """The batch's items with an open overdue spell in the table (read once)."""
+    ids = sorted(
+        {
+            str(e.originator_id)
+            for e in events
+            if isinstance(e, (Hazard.HandlingOpinionIssued, *SPELL_ENDS))
+        }
+    )
+    found: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in cur.execute(
+            f"SELECT hazard_id FROM digest_overdue WHERE ended_at IS NULL"
+            f" AND hazard_id IN ({marks})",
+            chunk,
+        ).fetchall():
+            found.add(row["hazard_id"])
+    return found
 
 
 # -- the daily summary -------------------------------------------------------------------------
