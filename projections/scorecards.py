@@ -108,13 +108,16 @@ class Scorecards(Projection):
     def apply(self, cur: Cursor, items: Sequence[Item]) -> None:
         # the batch's findings, read once (kept up to date below) rather than once per event
         known = _known_items(cur, [e for _, e in items if isinstance(e, Hazard.Event)])
+        # the facts only ever accumulate (nothing here reads them): written once per batch
+        rows: list[tuple[Any, ...]] = []
         for pos, e in items:
             facts = _Facts(pos, iso(e.timestamp) or "")
             if isinstance(e, Hazard.Event):
                 self._hazard(cur, e, facts, known)
             elif isinstance(e, Case.Event):
                 self._case(cur, e, facts)
-            facts.write(cur)
+            rows += facts.rows
+        _write_facts(cur, rows)
 
     def month(self, instant: datetime) -> str:
         return f"{instant.astimezone(self.zone):%Y-%m}"
@@ -307,13 +310,14 @@ class _Facts:
             )
         )
 
-    def write(self, cur: Cursor) -> None:
-        if self.rows:
-            cur.executemany(
-                "INSERT INTO scorecard_facts (position, n, department, month, metric, delta,"
-                " person, ref, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                self.rows,
-            )
+
+def _write_facts(cur: Cursor, rows: Sequence[tuple[Any, ...]]) -> None:
+    if rows:
+        cur.executemany(
+            "INSERT INTO scorecard_facts (position, n, department, month, metric, delta,"
+            " person, ref, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
 
 
 # -- queries -----------------------------------------------------------------------------------
