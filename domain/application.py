@@ -557,13 +557,20 @@ class SafeLoop(
         """Escalate the urgent item's response timers that ran out unmet, once each.
 
         Copied as the escalation ladder's first level (unit head, deputy chief, leader in
-        charge). None when nothing ran out; VersionConflict when another process changed
-        the item at the same moment.
+        charge); an item not yet assigned to a department goes to the policy's
+        ``urgent_unassigned_copies`` (the office and the mine chief by default) instead. None
+        when nothing ran out; VersionConflict when another process changed the item at the
+        same moment.
         """
         hazard = self._get(Hazard, hazard_id, "hazard")
         if not any(t["due"] < now for t in hazard.running_timers()):
             return None
-        copies = self.org().resolve_copies(self.policy.copy_roles_for_level(1), hazard.department)
+        roles = (
+            self.policy.copy_roles_for_level(1)
+            if hazard.department
+            else self.policy.urgent_unassigned_copies
+        )
+        copies = self.org().resolve_copies(roles, hazard.department)
         if not hazard.miss_timers(now=now, copies=copies, actor=SYSTEM_ACTOR):
             return None
         return self._save(hazard)

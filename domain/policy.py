@@ -49,6 +49,9 @@ class SitePolicy:
             {"name": "first_measure", "minutes": 60, "met_by": ("fix-on-spot", "submit")},
         )
     )
+    #: who is told when an urgent item not yet assigned to a department misses a timer (the
+    #: ladder's first level is the department's own people, so there would be nobody)
+    urgent_unassigned_copies: Sequence[str] = ("info_office", "mine_chief")
     #: reminders before a certificate expires, in days (to the holder and their unit head)
     certificate_reminder_days: Sequence[float] = (30, 7)
     #: the shifts' start times at the site (HH:MM, local): a work face whose checklist
@@ -77,6 +80,9 @@ class SitePolicy:
         if self.case_level < 1:
             raise ValueError("case_level must be at least 1")
         _check_timers(self.urgent_timers)
+        _check_roles("urgent_unassigned_copies", self.urgent_unassigned_copies)
+        if not self.urgent_unassigned_copies:
+            raise ValueError("urgent_unassigned_copies needs at least one role")
         if not all(d > 0 for d in self.certificate_reminder_days):
             raise ValueError("certificate_reminder_days must be positive")
         for text in self.shift_starts:
@@ -104,6 +110,7 @@ class SitePolicy:
         for key in (
             "reminder_offsets_hours",
             "notice_copies",
+            "urgent_unassigned_copies",
             "certificate_reminder_days",
             "shift_starts",
         ):

@@ -343,6 +343,25 @@ def test_an_urgent_finding_not_acknowledged_in_time_escalates_once(
     assert times["first_measure"]["avg_minutes"] == 36.0
 
 
+def test_an_urgent_finding_with_no_department_yet_escalates_to_the_office_and_mine_chief(
+    system: System, clock: FakeClock
+) -> None:
+    """Phoned in before anyone assigned it: the ladder's first level (the department's own
+    people) would be nobody, so the policy's unassigned copies are told."""
+    setup(system)
+    app = system.app
+    hid = file(system, department=None, urgent=True)
+    system.runner.catch_up()
+    clock.advance(minutes=6)
+    assert app.tick(clock()).timers_escalated == 1
+    (missed,) = [e for e in app.hazard_events(hid) if isinstance(e, Hazard.TimerMissed)]
+    assert missed.copies == ["o1", "c1"]
+    system.runner.catch_up()
+    for person in ("o1", "c1"):
+        escalations = [i for i in inbox(system.store, person)[0] if i["kind"] == "escalation"]
+        assert len(escalations) == 1, person
+
+
 def test_the_new_read_models_equal_their_rebuild(system: System, clock: FakeClock) -> None:
     setup(system)
     app = system.app
