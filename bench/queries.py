@@ -18,28 +18,15 @@ from typing import Any
 from _harness import arguments, latencies, on_each_store, opened, pct, report
 
 from projections.boards import COLUMNS, board, list_items
-from projections.notifications import inbox
+from projections.notifications import INBOX_COLUMNS, inbox
 from safeloop.generate import generate
 from safeloop.settings import Settings
 from safeloop.system import System
 
 REPEAT = 200
 FINISHED = ("CLOSED", "VOID", "MERGED")
-INBOX = (
-    "id",
-    "position",
-    "person",
-    "kind",
-    "event_key",
-    "hazard_id",
-    "number",
-    "title",
-    "body",
-    "link",
-    "created_at",
-    "read_at",
-    "acknowledged_at",
-)
+#: every column of the inbox table (the rows a read model writes, then their read state)
+INBOX = (*INBOX_COLUMNS, "read_at", "acknowledged_at")
 
 
 def count(system: System, sql: str) -> int:

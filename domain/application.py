@@ -27,7 +27,7 @@ from domain.checklists import ChecklistCommands
 from domain.credentials import CredentialCommands
 from domain.digest import DigestCommands
 from domain.errors import Contention, InvalidCommand, NotFound, VersionConflict
-from domain.findings import NUMBER_PREFIX, FindingCommands
+from domain.findings import FindingCommands
 from domain.hazard import Hazard
 from domain.ids import hazard_id_for_client_ref, hazard_id_for_idempotency_key
 from domain.inbox import InboxCommands
@@ -160,15 +160,7 @@ class SafeLoop(
         the first filing, and one with different fields is refused (InvalidCommand): the key
         was already used for something else.
         """
-        org = self.org()
-        if org.person(reporter) is None:
-            raise InvalidCommand(
-                "reporter", f"unknown person {reporter!r}", f"未知人员“{reporter}”"
-            )
-        if department is not None and org.department(department) is None:
-            raise InvalidCommand(
-                "department", f"unknown department {department!r}", f"未知部门“{department}”"
-            )
+        _check_filer(self.org(), reporter, department)
         if client_ref:
             hazard_id = hazard_id_for_client_ref(client_ref)
         elif idempotency_key:
@@ -242,13 +234,12 @@ class SafeLoop(
         findings take consecutive numbers of the day's counter, advanced in the same save.
         """
         org = self.org()
-        day = f"{self.policy.local_date(now):%Y%m%d}"
         for attempt in range(attempts):
             results: list[CommandResult | InvalidCommand | None] = [None] * len(filings)
             new: list[tuple[int, Hazard]] = []
             first: dict[UUID, int] = {}
             with self._numbering:
-                sequence = self._sequence(f"hazard:{day}", now)
+                sequence = self._day_sequence(now)
                 for i, filing in enumerate(filings):
                     try:
                         hazard_id = self._bulk_id(org, filing)
@@ -264,11 +255,11 @@ class SafeLoop(
                     if existing is not None:
                         results[i] = existing
                         continue
-                    prefix = NUMBER_PREFIX.get(filing["kind"], "YH")
                     try:
                         hazard = Hazard.report(
                             hazard_id=hazard_id,
-                            number=f"{prefix}-{day}-{sequence.value + 1:04d}",
+                            # the counter moves only once the domain accepts the filing
+                            number=self._format_number(filing["kind"], now, sequence.value + 1),
                             actor=actor,
                             now=now,
                             **{key: filing.get(key) for key in FILING_FIELDS},  # type: ignore[arg-type]
@@ -307,14 +298,7 @@ class SafeLoop(
                 "a client_ref is needed to import a finding",
                 "批量导入需要 client_ref",
             )
-        if org.person(str(reporter)) is None:
-            raise InvalidCommand(
-                "reporter", f"unknown person {reporter!r}", f"未知人员“{reporter}”"
-            )
-        if department is not None and org.department(str(department)) is None:
-            raise InvalidCommand(
-                "department", f"unknown department {department!r}", f"未知部门“{department}”"
-            )
+        _check_filer(org, str(reporter), None if department is None else str(department))
         return hazard_id_for_client_ref(str(filing["client_ref"]))
 
     @staticmethod
@@ -778,4 +762,14 @@ class SafeLoop(
             ) from None
         return CommandResult(
             hazard.id, hazard.state, hazard.version, position_of(recordings), False, hazard.number
+        )
+
+
+def _check_filer(org: Organisation, reporter: str, department: str | None) -> None:
+    """A filing names a known reporter and, if any, a known department."""
+    if org.person(reporter) is None:
+        raise InvalidCommand("reporter", f"unknown person {reporter!r}", f"未知人员“{reporter}”")
+    if department is not None and org.department(department) is None:
+        raise InvalidCommand(
+            "department", f"unknown department {department!r}", f"未知部门“{department}”"
         )

@@ -40,8 +40,12 @@ class FindingCommands(AppBase):
         return self._sequence(f"hazard:{self.policy.local_date(now):%Y%m%d}", now)
 
     def _number(self, sequence: NumberSequence, kind: str, now: datetime) -> str:
+        """The next number of the day's counter (advancing it)."""
+        return self._format_number(kind, now, sequence.next(now))
+
+    def _format_number(self, kind: str, now: datetime, n: int) -> str:
         day = f"{self.policy.local_date(now):%Y%m%d}"
-        return f"{NUMBER_PREFIX.get(kind, 'YH')}-{day}-{sequence.next(now):04d}"
+        return f"{NUMBER_PREFIX.get(kind, 'YH')}-{day}-{n:04d}"
 
     def _new_finding(
         self,
