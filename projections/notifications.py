@@ -31,7 +31,7 @@ from domain.inbox import InboxReceipt
 from domain.organisation import Organisation
 from domain.training import Certification
 from projections.base import Item, Projection, bigint
-from projections.messages import render
+from projections.messages import Message, render
 from projections.store import Cursor, ViewStore
 from projections.timefmt import iso, parse
 
@@ -408,6 +408,7 @@ class _Batch:
         created = iso(e.timestamp)
         zone = self.m.zone
         groups: dict[str, list[dict[str, Any]]] = {}
+        messages: dict[tuple[str, str], Message] = {}  # one rendering per template and language
         seen: set[str] = set()
         first: _Recipient | None = None
         for r in recipients:
@@ -417,7 +418,9 @@ class _Batch:
             seen.add(r.person)
             first = first or r
             language = person.get("language") or "zh"
-            message = render(r.template, language, facts, zone)
+            message = messages.get((r.template, language))
+            if message is None:
+                message = messages[r.template, language] = render(r.template, language, facts, zone)
             self.inbox.append(
                 (
                     str(inbox_item_id(event_key, r.person)),

@@ -3,10 +3,12 @@
 One runner serves every read model and works on both stores: it reads a batch of
 notifications once, and applies to each read model the part it has not yet seen, in one
 transaction per batch, with each read model's tracking position updated in that same
-transaction. It polls, and is woken after each local save (SQLite cannot subscribe) and by
-PostgreSQL's NOTIFY. When the store goes away it backs off and retries until it is back.
+transaction (on PostgreSQL a batch's rows go out as COPY and set-based statements, not one
+statement per row: see ``projections.store``). It polls, and is woken after each local save
+(SQLite cannot subscribe) and by PostgreSQL's NOTIFY. When the store goes away it backs off
+and retries until it is back.
 
-Several runners (e.g. two server processes) may follow the same store: the tracking row is
+Several runners (e.g. two server processes) may follow the same store: the tracking rows are
 locked inside each transaction, so each event is applied exactly once.
 """
 
@@ -148,24 +150,45 @@ class ProjectionRunner:
         last = items[-1][0]
         behind = [p for p in self.projections if positions[p.name] < last]
         # One transaction for the batch across the read models (one commit, one flush to
-        # disk, instead of one per read model); each tracking row still moves with its rows.
-        # Pipelined: the many small writes go out without a round trip each.
-        with self.store.write(pipelined=True) as cur:
+        # disk, instead of one per read model); each tracking row moves with its rows. The
+        # tracking rows are locked first, all at once, so two runners apply each event once.
+        with self.store.write() as cur:
+            locked = self._lock(cur, [p.name for p in behind])
+            moved: list[tuple[int, str | None, str]] = []
             for projection in behind:
-                positions[projection.name] = self._apply(
-                    cur, projection, raw if projection.raw else items
+                position = self._apply(
+                    cur, projection, raw if projection.raw else items, locked[projection.name]
+                )
+                if position != locked[projection.name]:
+                    moved.append((position, iso(datetime.now(UTC)), projection.name))
+                positions[projection.name] = position
+            if moved:
+                cur.executemany(
+                    "UPDATE projection_tracking SET position = ?, updated_at = ? WHERE name = ?",
+                    moved,
                 )
         self._publish(positions)
         return len(items)
 
+    def _lock(self, cur: Cursor, names: Sequence[str]) -> dict[str, int]:
+        """Lock these read models' tracking rows (in name order) and read their positions."""
+        rows = cur.execute(
+            "SELECT name, position FROM projection_tracking"
+            f" WHERE name IN ({','.join('?' * len(names))}) ORDER BY name"
+            + self.store.for_update(),
+            list(names),
+        ).fetchall()
+        found = {row["name"]: int(row["position"]) for row in rows}
+        return {name: found.get(name, 0) for name in names}
+
+    @staticmethod
     def _apply(
-        self, cur: Cursor, projection: Projection, items: Sequence[Item] | Sequence[RawItem]
+        cur: Cursor,
+        projection: Projection,
+        items: Sequence[Item] | Sequence[RawItem],
+        position: int,
     ) -> int:
-        row = cur.execute(
-            "SELECT position FROM projection_tracking WHERE name = ?" + self.store.for_update(),
-            (projection.name,),
-        ).fetchone()
-        position = int(row["position"]) if row else 0
+        """Apply the items after ``position``; return the position reached."""
         todo = [item for item in items if item[0] > position]
         if not todo:
             return position
@@ -173,12 +196,7 @@ class ProjectionRunner:
             projection.apply_raw(cur, todo)  # type: ignore[arg-type]
         else:
             projection.apply(cur, todo)  # type: ignore[arg-type]
-        position = todo[-1][0]
-        cur.execute(
-            "UPDATE projection_tracking SET position = ?, updated_at = ? WHERE name = ?",
-            (position, iso(datetime.now(UTC)), projection.name),
-        )
-        return position
+        return todo[-1][0]
 
     def _publish(self, positions: dict[str, int]) -> None:
         with self._cond:

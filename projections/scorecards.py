@@ -106,30 +106,29 @@ class Scorecards(Projection):
         ]
 
     def apply(self, cur: Cursor, items: Sequence[Item]) -> None:
-        # the batch's findings, read once (kept up to date below) rather than once per event
-        known = _known_items(cur, [e for _, e in items if isinstance(e, Hazard.Event)])
-        # the facts only ever accumulate (nothing here reads them): written once per batch
-        rows: list[tuple[Any, ...]] = []
+        # The batch's findings are read once and kept up to date in memory (``known``); the
+        # findings filed in the batch, the changed ones and the facts are written at the end.
+        batch = _Batch(cur, [e for _, e in items if isinstance(e, Hazard.Event)], self.window)
         for pos, e in items:
             facts = _Facts(pos, iso(e.timestamp) or "")
             if isinstance(e, Hazard.Event):
-                self._hazard(cur, e, facts, known)
+                self._hazard(e, facts, batch)
             elif isinstance(e, Case.Event):
                 self._case(cur, e, facts)
-            rows += facts.rows
-        _write_facts(cur, rows)
+            batch.facts += facts.rows
+        batch.write(cur)
 
     def month(self, instant: datetime) -> str:
         return f"{instant.astimezone(self.zone):%Y-%m}"
 
     # -- findings ----------------------------------------------------------------------------
 
-    def _hazard(self, cur: Cursor, e: Any, facts: _Facts, known: dict[str, dict[str, Any]]) -> None:
+    def _hazard(self, e: Any, facts: _Facts, batch: _Batch) -> None:
         hazard_id = str(e.originator_id)
         if isinstance(e, Hazard.Reported):
-            known[hazard_id] = self._reported(cur, e, facts)
+            self._reported(e, facts, batch)
             return
-        item = known.get(hazard_id)
+        item = batch.known.get(hazard_id)
         assert item is not None, f"event {type(e).__name__} for an unknown item"
         department = item["department"]
         when = self.month(e.occurred_at)
@@ -137,18 +136,15 @@ class Scorecards(Projection):
             if e.department != department:
                 _standing(facts, item, department, -1)
                 _standing(facts, item, e.department, +1)
-                cur.execute(
-                    "UPDATE scorecard_items SET department = ? WHERE hazard_id = ?",
-                    (e.department, hazard_id),
-                )
                 item["department"] = e.department
+                batch.changed.add(hazard_id)
             facts.add(e.department, when, "screened")
             return
         if isinstance(e, Hazard.Voided | Hazard.Merged):
             if item["is_repeat"] and not item["gone"] and department:
                 facts.add(department, item["month"], "repeats", -1)
-            cur.execute("UPDATE scorecard_items SET gone = 1 WHERE hazard_id = ?", (hazard_id,))
             item["gone"] = 1
+            batch.changed.add(hazard_id)
             return
         if department is None:
             return
@@ -163,14 +159,9 @@ class Scorecards(Projection):
             if e.on_time_extended:
                 facts.add(department, when, "closed_on_time_extended")
 
-    def _reported(self, cur: Cursor, e: Any, facts: _Facts) -> dict[str, Any]:
+    def _reported(self, e: Any, facts: _Facts, batch: _Batch) -> None:
         place = location_key(e.location)
         category = category_key(e.kind, e.description)
-        earlier = cur.execute(
-            "SELECT 1 AS found FROM scorecard_items WHERE place = ? AND category = ?"
-            " AND occurred_at >= ? AND occurred_at <= ? AND gone = 0 LIMIT 1",
-            (place, category, iso(e.occurred_at - self.window), iso(e.occurred_at + self.window)),
-        ).fetchone()
         item = {
             "hazard_id": str(e.originator_id),
             "department": e.department,
@@ -179,15 +170,11 @@ class Scorecards(Projection):
             "place": place,
             "category": category,
             "occurred_at": iso(e.occurred_at),
-            "is_repeat": 1 if earlier else 0,
+            "is_repeat": 1 if batch.repeats(e, place, category) else 0,
             "gone": 0,
         }
-        cur.execute(
-            f"INSERT INTO scorecard_items ({','.join(item)}) VALUES ({','.join('?' * len(item))})",
-            tuple(item.values()),
-        )
+        batch.add(item)
         _standing(facts, item, e.department, +1)
-        return item
 
     # -- cases -------------------------------------------------------------------------------
 
@@ -265,6 +252,65 @@ def _standing(facts: _Facts, item: Any, department: str | None, sign: int) -> No
         facts.add(department, item["month"], "repeats", sign)
 
 
+class _Batch:
+    """The findings one batch touches, as they stand after each of its events so far.
+
+    Whether a new finding repeats an earlier one is asked of the rows recorded before the
+    batch in one query for the whole batch (``_recorded_repeats``), and of the batch's own
+    findings and changes in memory: together they give what the table held at that event.
+    """
+
+    ITEM_COLUMNS = (
+        "hazard_id, department, month, kind, place, category, occurred_at, is_repeat, gone"
+    )
+
+    def __init__(self, cur: Cursor, events: Sequence[Any], window: timedelta) -> None:
+        self.window = window
+        self.known = _known_items(cur, events)
+        self.new: list[dict[str, Any]] = []
+        self.changed: set[str] = set()
+        self.facts: list[tuple[Any, ...]] = []
+        # findings by (place, category), for the repeat look-ups answered in memory
+        self.by_key: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for item in self.known.values():
+            self.by_key.setdefault((item["place"], item["category"]), []).append(item)
+        reported = [e for e in events if isinstance(e, Hazard.Reported)]
+        ending = {
+            str(e.originator_id) for e in events if isinstance(e, Hazard.Voided | Hazard.Merged)
+        }
+        self.recorded = _recorded_repeats(cur, reported, window, ending)
+
+    def repeats(self, e: Any, place: str, category: str) -> bool:
+        """Whether a finding not voided or merged by now was found within the window."""
+        if str(e.originator_id) in self.recorded:
+            return True
+        low, high = iso(e.occurred_at - self.window), iso(e.occurred_at + self.window)
+        return any(
+            not item["gone"] and low <= item["occurred_at"] <= high
+            for item in self.by_key.get((place, category), ())
+        )
+
+    def add(self, item: dict[str, Any]) -> None:
+        self.known[item["hazard_id"]] = item
+        self.new.append(item)
+        self.by_key.setdefault((item["place"], item["category"]), []).append(item)
+
+    def write(self, cur: Cursor) -> None:
+        new = {item["hazard_id"] for item in self.new}
+        if self.new:
+            cur.executemany(
+                f"INSERT INTO scorecard_items ({self.ITEM_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
+                [tuple(item.values()) for item in self.new],
+            )
+        changed = [self.known[key] for key in sorted(self.changed - new)]
+        if changed:
+            cur.executemany(
+                "UPDATE scorecard_items SET department = ?, gone = ? WHERE hazard_id = ?",
+                [(item["department"], item["gone"], item["hazard_id"]) for item in changed],
+            )
+        _write_facts(cur, self.facts)
+
+
 def _known_items(cur: Cursor, events: Sequence[Any]) -> dict[str, dict[str, Any]]:
     ids = sorted({str(e.originator_id) for e in events if not isinstance(e, Hazard.Reported)})
     known: dict[str, dict[str, Any]] = {}
@@ -276,6 +322,41 @@ def _known_items(cur: Cursor, events: Sequence[Any]) -> dict[str, dict[str, Any]
         ).fetchall():
             known[row["hazard_id"]] = dict(row)
     return known
+
+
+def _recorded_repeats(
+    cur: Cursor, reported: Sequence[Any], window: timedelta, ending: set[str]
+) -> set[str]:
+    """The new findings that repeat one recorded before the batch and not voided or merged
+    — leaving out the findings the batch voids or merges (``ending``: those are asked in
+    memory, as they stand at each event)."""
+    found: set[str] = set()
+    skip = sorted(ending)
+    for start in range(0, len(reported), 200):
+        chunk = reported[start : start + 200]
+        params: list[Any] = []
+        for e in chunk:
+            params += [
+                str(e.originator_id),
+                location_key(e.location),
+                category_key(e.kind, e.description),
+                iso(e.occurred_at - window),
+                iso(e.occurred_at + window),
+            ]
+        rows = ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk))
+        leave_out = f" AND s.hazard_id NOT IN ({','.join('?' * len(skip))})" if skip else ""
+        found.update(
+            row["id"]
+            for row in cur.execute(
+                f"WITH q (id, place, category, low, high) AS (VALUES {rows})"
+                " SELECT q.id AS id FROM q WHERE EXISTS (SELECT 1 FROM scorecard_items s"
+                " WHERE s.place = q.place AND s.category = q.category"
+                " AND s.occurred_at >= q.low AND s.occurred_at <= q.high AND s.gone = 0"
+                f"{leave_out})",
+                [*params, *skip],
+            ).fetchall()
+        )
+    return found
 
 
 class _Facts:

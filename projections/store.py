@@ -6,11 +6,14 @@ stores give rows that can be indexed by column name.
 
 from __future__ import annotations
 
+import json
+import re
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -170,6 +173,124 @@ def _pg_sql(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+#: rows per set-based statement (bounds the size of one statement's parameter)
+MAX_ROWS = 5_000
+
+_INSERT = re.compile(
+    r"^\s*INSERT\s+INTO\s+(\w+)\s*\(([\w\s,]+)\)\s*VALUES\s*\(([\s?,]+)\)(.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+_DO_UPDATE = re.compile(r"\bDO\s+UPDATE\b", re.IGNORECASE)
+_CONFLICT_KEY = re.compile(r"\bON\s+CONFLICT\s*\(([\w\s,]+)\)\s*DO\s+UPDATE\b", re.IGNORECASE)
+_UPDATE = re.compile(
+    r"^\s*UPDATE\s+(\w+)\s+SET\s+(\w+\s*=\s*\?(?:\s*,\s*\w+\s*=\s*\?)*)"
+    r"\s+WHERE\s+(\w+\s*=\s*\?(?:\s+AND\s+\w+\s*=\s*\?)*)\s*$",
+    re.IGNORECASE,
+)
+_DELETE = re.compile(
+    r"^\s*DELETE\s+FROM\s+(\w+)\s+WHERE\s+(\w+\s*=\s*\?(?:\s+AND\s+\w+\s*=\s*\?)*)\s*$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class _SetBased:
+    """Many rows of one statement sent as one statement over a JSON array of the rows
+    (``json_populate_recordset`` turns it into rows of the table's own column types)."""
+
+    sql: str  # with one parameter: the rows as a JSON array of objects
+    columns: tuple[str, ...]  # the row's values, in order
+    #: for an upsert (ON CONFLICT … DO UPDATE): the positions of the conflict key in a row;
+    #: one statement may not update a row twice, so a repeated key starts a new statement
+    key: tuple[int, ...] | None = None
+    #: for a plain INSERT (no ON CONFLICT): the COPY statement that loads the same rows
+    copy: str | None = None
+
+
+def _split_names(names: str, separator: str = ",") -> tuple[str, ...]:
+    return tuple(name.strip() for name in re.split(separator, names, flags=re.IGNORECASE))
+
+
+def _assigned(text: str, separator: str) -> tuple[str, ...]:
+    """The column names of ``a = ?, b = ?`` (or ``a = ? AND b = ?``)."""
+    return tuple(part.split("=")[0].strip() for part in _split_names(text, separator))
+
+
+@lru_cache(maxsize=256)
+def _set_based(sql: str) -> _SetBased | None:
+    """The set-based form of an ``INSERT … VALUES (?, …)``, ``UPDATE … SET a = ?, … WHERE
+    k = ? AND …`` or ``DELETE … WHERE k = ? AND …`` statement, or None when it has another
+    shape (then it is sent row by row)."""
+    insert = _INSERT.match(sql)
+    if insert:
+        table, names, marks, tail = insert.groups()
+        columns = _split_names(names)
+        if marks.count("?") != len(columns) or "?" in tail or "%" in tail:
+            return None
+        key = None
+        if _DO_UPDATE.search(tail):
+            target = _CONFLICT_KEY.search(tail)
+            wanted = _split_names(target.group(1)) if target else ()
+            if not wanted or any(c not in columns for c in wanted):
+                return None
+            key = tuple(columns.index(c) for c in wanted)
+        listed = ", ".join(columns)
+        return _SetBased(
+            f"INSERT INTO {table} ({listed}) SELECT {listed}"
+            f" FROM json_populate_recordset(NULL::{table}, %s::json){tail}",
+            columns,
+            key,
+            None if tail.strip() else f"COPY {table} ({listed}) FROM STDIN",
+        )
+    update = _UPDATE.match(sql)
+    if update:
+        table, assignments, condition = update.groups()
+        sets = _assigned(assignments, ",")
+        keys = _assigned(condition, r"\s+AND\s+")
+        columns = sets + keys
+        if len(set(columns)) != len(columns):
+            return None  # a column both set and matched: one JSON object cannot say both
+        return _SetBased(
+            f"UPDATE {table} AS o SET {', '.join(f'{c} = v.{c}' for c in sets)}"
+            f" FROM json_populate_recordset(NULL::{table}, %s::json) AS v"
+            f" WHERE {' AND '.join(f'o.{c} = v.{c}' for c in keys)}",
+            columns,
+            tuple(range(len(sets), len(columns))),  # one statement updates a row once
+        )
+    delete = _DELETE.match(sql)
+    if delete:
+        table, condition = delete.groups()
+        columns = tuple(
+            part.split("=")[0].strip() for part in _split_names(condition, r"\s+AND\s+")
+        )
+        listed = ", ".join(columns)
+        return _SetBased(
+            f"DELETE FROM {table} WHERE ({listed}) IN"
+            f" (SELECT {listed} FROM json_populate_recordset(NULL::{table}, %s::json))",
+            columns,
+        )
+    return None
+
+
+def _chunks(shape: _SetBased, rows: Sequence[Sequence[Any]]) -> Iterator[Sequence[Sequence[Any]]]:
+    """Consecutive runs of rows, each small enough for one statement and (for an upsert)
+    with no conflict key twice — so the statements do what the rows one by one would do."""
+    start = 0
+    seen: set[tuple[Any, ...]] = set()
+    for i, row in enumerate(rows):
+        if shape.key is not None:
+            key = tuple(row[k] for k in shape.key)
+            if key in seen:
+                yield rows[start:i]
+                start, seen = i, set()
+            seen.add(key)
+        if i + 1 - start == MAX_ROWS:
+            yield rows[start : i + 1]
+            start, seen = i + 1, set()
+    if start < len(rows):
+        yield rows[start:]
+
+
 class _PgCursor(Cursor):
     def __init__(
         self, cur: psycopg.Cursor[dict[str, Any]], pipeline: psycopg.Pipeline | None = None
@@ -189,7 +310,33 @@ class _PgCursor(Cursor):
         return self
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._fresh().executemany(_pg_sql(sql), rows)
+        """Many rows of an INSERT, or of an UPDATE or DELETE by key, go out as one or a few
+        statements (a statement per row costs the client far more than the server's work):
+        a plain INSERT as a COPY (outside pipeline mode, which cannot COPY), the others as a
+        statement over a JSON array of the rows. Other statements, and rows JSON cannot
+        carry, go row by row."""
+        shape = _set_based(sql) if len(rows) > 1 else None
+        if shape is not None and shape.copy and self._pipeline is None:
+            with self._cur.copy(shape.copy) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        if shape is not None:
+            try:
+                documents = [
+                    json.dumps(
+                        [dict(zip(shape.columns, row, strict=True)) for row in chunk],
+                        allow_nan=False,  # JSON has no NaN or infinity
+                    )
+                    for chunk in _chunks(shape, rows)
+                ]
+            except (TypeError, ValueError):
+                shape = None  # bytes, a date, an infinity: not JSON
+        if shape is None:
+            self._fresh().executemany(_pg_sql(sql), rows)
+            return
+        for document in documents:
+            self._fresh().execute(shape.sql, (document,))
 
     def fetchone(self) -> Row | None:
         return self._cur.fetchone()

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 
 def iso(instant: datetime | None) -> str | None:
     if instant is None:
         return None
+    return _iso(instant)
+
+
+@lru_cache(maxsize=16_384)
+def _iso(instant: datetime) -> str:
+    # an event's instants are written by several read models: formatted once (equal aware
+    # instants are equal keys whatever their zone, and give the same UTC text)
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 

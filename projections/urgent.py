@@ -40,52 +40,86 @@ class UrgentTimers(Projection):
         ]
 
     def apply(self, cur: Cursor, items: Sequence[Item]) -> None:
+        # A batch's changes are gathered, then written once per kind of change: the new timer
+        # rows first, then the updates in log order (each sets its own columns).
+        departments: dict[str, str | None] = {}  # changed in this batch, the latest
+        marked = [str(e.originator_id) for _, e in items if isinstance(e, Hazard.MarkedUrgent)]
+        recorded = _departments(cur, marked)
+        timers: list[tuple[Any, ...]] = []
+        moved: list[tuple[Any, ...]] = []
+        met: list[tuple[Any, ...]] = []
+        missed: list[tuple[Any, ...]] = []
         for _, e in items:
+            key = str(e.originator_id)
             if isinstance(e, Hazard.Reported | Hazard.Screened):
-                cur.execute(
-                    "INSERT INTO urgent_departments (hazard_id, department) VALUES (?, ?)"
-                    " ON CONFLICT (hazard_id) DO UPDATE SET department = excluded.department",
-                    (str(e.originator_id), e.department),
-                )
+                departments[key] = e.department
             if isinstance(e, Hazard.Screened):
-                cur.execute(
-                    "UPDATE urgent_timers SET department = ? WHERE hazard_id = ?",
-                    (e.department, str(e.originator_id)),
-                )
+                moved.append((e.department, key))
             elif isinstance(e, Hazard.MarkedUrgent):
-                key = str(e.originator_id)
-                row = cur.execute(
-                    "SELECT department FROM urgent_departments WHERE hazard_id = ?", (key,)
-                ).fetchone()
-                department = row["department"] if row else None
-                cur.executemany(
-                    "INSERT INTO urgent_timers (hazard_id, timer, seq, department, month,"
-                    " started_at, due, started_recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            key,
-                            t["name"],
-                            n,
-                            department,
-                            f"{e.occurred_at.astimezone(self.zone):%Y-%m}",
-                            iso(e.occurred_at),
-                            iso(t["due"]),
-                            iso(e.timestamp),
-                        )
-                        for n, t in enumerate(e.timers)
-                    ],
-                )
+                department = departments[key] if key in departments else recorded.get(key)
+                month = f"{e.occurred_at.astimezone(self.zone):%Y-%m}"
+                started, at = iso(e.occurred_at), iso(e.timestamp)
+                timers += [
+                    (key, t["name"], n, department, month, started, iso(t["due"]), at)
+                    for n, t in enumerate(e.timers)
+                ]
             elif isinstance(e, Hazard.TimerMet):
-                cur.execute(
-                    "UPDATE urgent_timers SET met_at = ?, met_recorded_at = ?"
-                    " WHERE hazard_id = ? AND timer = ?",
-                    (iso(e.occurred_at), iso(e.timestamp), str(e.originator_id), e.name),
-                )
+                met.append((iso(e.occurred_at), iso(e.timestamp), key, e.name))
             elif isinstance(e, Hazard.TimerMissed):
-                cur.execute(
-                    "UPDATE urgent_timers SET escalated_at = ? WHERE hazard_id = ? AND timer = ?",
-                    (iso(e.timestamp), str(e.originator_id), e.name),
-                )
+                missed.append((iso(e.timestamp), key, e.name))
+        if departments:
+            cur.executemany(
+                "INSERT INTO urgent_departments (hazard_id, department) VALUES (?, ?)"
+                " ON CONFLICT (hazard_id) DO UPDATE SET department = excluded.department",
+                list(departments.items()),
+            )
+        if timers:
+            cur.executemany(
+                "INSERT INTO urgent_timers (hazard_id, timer, seq, department, month,"
+                " started_at, due, started_recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                timers,
+            )
+        if moved and (timers or _have_timers(cur, [key for _, key in moved])):
+            cur.executemany("UPDATE urgent_timers SET department = ? WHERE hazard_id = ?", moved)
+        if met:
+            cur.executemany(
+                "UPDATE urgent_timers SET met_at = ?, met_recorded_at = ?"
+                " WHERE hazard_id = ? AND timer = ?",
+                met,
+            )
+        if missed:
+            cur.executemany(
+                "UPDATE urgent_timers SET escalated_at = ? WHERE hazard_id = ? AND timer = ?",
+                missed,
+            )
+
+
+def _departments(cur: Cursor, keys: Sequence[str]) -> dict[str, str | None]:
+    """The departments recorded before this batch for these findings."""
+    found: dict[str, str | None] = {}
+    for chunk in _chunked(sorted(set(keys))):
+        rows = cur.execute(
+            "SELECT hazard_id, department FROM urgent_departments"
+            f" WHERE hazard_id IN ({','.join('?' * len(chunk))})",
+            chunk,
+        ).fetchall()
+        found.update((row["hazard_id"], row["department"]) for row in rows)
+    return found
+
+
+def _have_timers(cur: Cursor, keys: Sequence[str]) -> bool:
+    """Whether any of these findings had timers before this batch."""
+    for chunk in _chunked(sorted(set(keys))):
+        marks = ",".join("?" * len(chunk))
+        if cur.execute(
+            f"SELECT 1 AS found FROM urgent_timers WHERE hazard_id IN ({marks}) LIMIT 1", chunk
+        ).fetchone():
+            return True
+    return False
+
+
+def _chunked(keys: Sequence[str], size: int = 500) -> list[Sequence[str]]:
+    return [keys[start : start + size] for start in range(0, len(keys), size)]
 
 
 def response_times(

@@ -222,3 +222,37 @@ def test_two_ticks_at_once_open_one_case_per_flagged_item(system: System) -> Non
         assert isinstance(case, Case) and case.version == 2  # opened, proposed: once
         linked, _ = case_views.list_cases(system.store, hazard=str(hid))
         assert [c["id"] for c in linked] == [str(case.id)]
+
+
+def test_repeats_judged_in_one_batch_equal_one_event_at_a_time(
+    system: System, clock: FakeClock
+) -> None:
+    """A catch-up answers "is this a repeat?" for a whole batch at once: findings filed and
+    voided inside the batch must count exactly as they stood at each filing."""
+    setup(system)
+    clock.set(T0)
+    a = file(system, department="CM1")  # recorded before the batch below
+    system.runner.catch_up()
+    b = file(system, department="CM1")  # repeats a (a is not voided yet)
+    system.app.void(a, reason="误报", actor="o1", now=clock())
+    c = file(system, department="CM1")  # repeats b, not a
+    system.app.void(b, reason="误报", actor="o1", now=clock())
+    system.app.void(c, reason="误报", actor="o1", now=clock())
+    d = file(system, department="CM1")  # a, b and c voided: not a repeat
+    e = file(system, department="CM1")  # repeats d
+    clock.advance(days=40)
+    f = file(system, department="CM1")  # outside the window of every other: not a repeat
+    assert system.runner.position() < system.app.head() - 8  # all of it still to apply
+    in_one_batch = card(system)["departments"]["CM1"]["repeats"]
+    items = {
+        row["hazard_id"]: row["is_repeat"]
+        for row in dump(system.store, system.runner.projection("scorecards"))["scorecard_items"]
+    }
+    expected = {a: 0, b: 1, c: 1, d: 0, e: 1, f: 0}
+    assert items == {str(k): v for k, v in expected.items()}
+    assert in_one_batch == 1  # only e: b and c were voided
+    # the same events one at a time build the same rows
+    before = dump(system.store, system.runner.projection("scorecards"))
+    system.runner.batch_size = 1
+    system.runner.rebuild(["scorecards"])
+    assert dump(system.store, system.runner.projection("scorecards")) == before
