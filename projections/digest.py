@@ -59,6 +59,7 @@ MAX_REPEATS = 20
 
 class DigestFacts(Projection):
     name = "digest"
+    weight = 2
     tables = ("digest_items", "digest_overdue", "digest_levels")
 
     def ddl(self, dialect: str) -> list[str]:

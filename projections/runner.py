@@ -2,9 +2,10 @@
 
 One runner serves every read model and works on both stores: it reads a batch of
 notifications once, and applies to each read model the part it has not yet seen, in one
-transaction per batch, with each read model's tracking position updated in that same
-transaction (on PostgreSQL a batch's rows go out as COPY and set-based statements, not one
-statement per row: see ``projections.store``). It polls, and is woken after each local save
+transaction per batch (on PostgreSQL, two transactions side by side, each taking read models
+from a shared queue), with each read model's tracking position updated in the same
+transaction as its rows. On PostgreSQL a batch's rows go out as COPY and set-based statements,
+not one statement per row (see ``projections.store``). It polls, and is woken after each local save
 (SQLite cannot subscribe) and by PostgreSQL's NOTIFY. When the store goes away it backs off
 and retries until it is back.
 
@@ -17,7 +18,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -70,6 +72,7 @@ class ProjectionRunner:
         *,
         batch_size: int = 1000,
         poll_interval: float = 1.0,
+        workers: int = 2,
         channel: str = "safeloop_events",
     ) -> None:
         self.app = app
@@ -77,6 +80,8 @@ class ProjectionRunner:
         self.projections = list(projections)
         self.batch_size = batch_size
         self.poll_interval = poll_interval
+        #: transactions applying a batch side by side on PostgreSQL (SQLite has one writer)
+        self.workers = workers
         self.channel = channel
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -149,37 +154,57 @@ class ProjectionRunner:
         items: list[Item] = [(position, event) for position, _, event in raw]
         last = items[-1][0]
         behind = [p for p in self.projections if positions[p.name] < last]
-        # One transaction for the batch across the read models (one commit, one flush to
-        # disk, instead of one per read model); each tracking row moves with its rows. The
-        # tracking rows are locked first, all at once, so two runners apply each event once.
-        with self.store.write() as cur:
-            locked = self._lock(cur, [p.name for p in behind])
-            moved: list[tuple[int, str | None, str]] = []
-            for projection in behind:
-                position = self._apply(
-                    cur, projection, raw if projection.raw else items, locked[projection.name]
-                )
-                if position != locked[projection.name]:
-                    moved.append((position, iso(datetime.now(UTC)), projection.name))
-                positions[projection.name] = position
-            if moved:
-                cur.executemany(
-                    "UPDATE projection_tracking SET position = ?, updated_at = ? WHERE name = ?",
-                    moved,
-                )
+        # Heaviest first (the same order in every process: see ``_apply_some``).
+        queue = iter(sorted(behind, key=lambda p: (-p.weight, p.name)))
+        lock = threading.Lock()
+
+        def take() -> Projection | None:
+            with lock:
+                return next(queue, None)
+
+        workers = min(self.workers, len(behind)) if self.store.dialect == "postgres" else 1
+        if workers <= 1:
+            positions.update(self._apply_some(take, raw, items))
+        else:
+            # While one worker waits for the server, another runs Python: the read models are
+            # independent (each reads and writes only its own tables).
+            with ThreadPoolExecutor(workers, thread_name_prefix="projections-apply") as pool:
+                done = [pool.submit(self._apply_some, take, raw, items) for _ in range(workers)]
+            for future in done:
+                positions.update(future.result())  # re-raises a worker's error
         self._publish(positions)
         return len(items)
 
-    def _lock(self, cur: Cursor, names: Sequence[str]) -> dict[str, int]:
-        """Lock these read models' tracking rows (in name order) and read their positions."""
-        rows = cur.execute(
-            "SELECT name, position FROM projection_tracking"
-            f" WHERE name IN ({','.join('?' * len(names))}) ORDER BY name"
-            + self.store.for_update(),
-            list(names),
-        ).fetchall()
-        found = {row["name"]: int(row["position"]) for row in rows}
-        return {name: found.get(name, 0) for name in names}
+    def _apply_some(
+        self, take: Callable[[], Projection | None], raw: list[RawItem], items: list[Item]
+    ) -> dict[str, int]:
+        """In one transaction (one commit, one flush to disk), apply the batch to read models
+        taken from the shared queue until it is empty; each tracking row moves with its
+        read model's rows. A read model's tracking row is locked before it is applied, so two
+        runners apply each event once; every worker takes rows in the same order, so two
+        runners' workers never wait for each other in a cycle."""
+        projection = take()
+        if projection is None:
+            return {}
+        reached: dict[str, int] = {}
+        with self.store.write() as cur:
+            while projection is not None:
+                row = cur.execute(
+                    "SELECT position FROM projection_tracking WHERE name = ?"
+                    + self.store.for_update(),
+                    (projection.name,),
+                ).fetchone()
+                position = int(row["position"]) if row else 0
+                moved = self._apply(cur, projection, raw if projection.raw else items, position)
+                if moved != position:
+                    cur.execute(
+                        "UPDATE projection_tracking SET position = ?, updated_at = ?"
+                        " WHERE name = ?",
+                        (moved, iso(datetime.now(UTC)), projection.name),
+                    )
+                reached[projection.name] = moved
+                projection = take()
+        return reached
 
     @staticmethod
     def _apply(

@@ -71,6 +71,7 @@ def category_key(kind: str, description: str) -> str:
 
 class Scorecards(Projection):
     name = "scorecards"
+    weight = 3
     tables = (
         "scorecard_facts",
         "scorecard_items",
