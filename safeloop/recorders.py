@@ -37,7 +37,6 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg_pool
@@ -49,6 +48,8 @@ from eventsourcing.postgres import (
 )
 from eventsourcing.sqlite import SQLiteFactory
 from psycopg import sql
+
+from domain.batching import Batcher
 
 #: tries of a store call that failed on a broken connection (not on a timeout)
 ATTEMPTS = 3
@@ -109,66 +110,12 @@ def _bounded(method: Any) -> Any:
     return call
 
 
-@dataclass
-class _Save:
-    """One save waiting in the group: its rows, and then its notification ids or its error."""
-
-    events: Sequence[StoredEvent]
-    done: threading.Event = field(default_factory=threading.Event)
-    lead: bool = False
-    ids: Sequence[int] | None = None
-    error: BaseException | None = None
-
-
-class GroupCommit:
+class GroupCommit(Batcher[Sequence[StoredEvent], Sequence[int] | None]):
     """Leader and followers: the first save runs alone; saves that arrive meanwhile queue,
     and when it is done the first of them leads the next group with all of them."""
 
     #: the most saves in one transaction
-    MAX_GROUP = 256
-
-    def __init__(self, run: Callable[[list[Sequence[StoredEvent]]], list[Any]]) -> None:
-        self._run = run
-        self._lock = threading.Lock()
-        self._queue: list[_Save] = []
-        self._busy = False
-
-    def submit(self, events: Sequence[StoredEvent]) -> Sequence[int] | None:
-        save = _Save(events)
-        with self._lock:
-            self._queue.append(save)
-            if not self._busy:
-                self._busy = True
-                save.lead = True
-        if not save.lead:
-            save.done.wait()
-        if save.lead:
-            self._lead()
-        if save.error is not None:
-            raise save.error
-        return save.ids
-
-    def _lead(self) -> None:
-        with self._lock:
-            group, self._queue = self._queue[: self.MAX_GROUP], self._queue[self.MAX_GROUP :]
-        try:
-            outcomes = self._run([save.events for save in group])
-        except BaseException as error:  # the shared transaction failed: every save failed
-            outcomes = [error] * len(group)
-        for save, outcome in zip(group, outcomes, strict=True):
-            if isinstance(outcome, BaseException):
-                save.error = outcome
-            else:
-                save.ids = outcome
-        with self._lock:
-            if self._queue:
-                self._queue[0].lead = True  # hand over: it runs the next group
-                self._queue[0].done.set()
-            else:
-                self._busy = False
-        for save in group:
-            save.lead = False
-            save.done.set()
+    max_group = 256
 
 
 class PostgresEventRecorder(PostgresApplicationRecorder):
