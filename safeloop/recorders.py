@@ -37,6 +37,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg_pool
@@ -118,6 +119,13 @@ class GroupCommit(Batcher[Sequence[StoredEvent], Sequence[int] | None]):
     max_group = 256
 
 
+@dataclass(frozen=True)
+class _GroupStatements:
+    begin: bytes
+    insert_group: bytes
+    undo: bytes
+
+
 class PostgresEventRecorder(PostgresApplicationRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -159,8 +167,8 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
             ]
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             # one round trip: begin, lock the log (ids in commit order), and wake followers
-            curs.execute(self._begin_statement())
-            curs.execute(self._insert_group_statement(), (rows,), prepare=True)
+            curs.execute(self._statements.begin)
+            curs.execute(self._statements.insert_group, (rows,), prepare=True)
             inserted = {
                 (str(row["originator_id"]), row["originator_version"]): row["notification_id"]
                 for row in curs.fetchall()
@@ -176,11 +184,21 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
                 else:
                     outcomes[i] = sorted(n for n in ids if n is not None)
             if undo:
-                curs.execute(self._undo_statement(), (undo,))
+                curs.execute(self._statements.undo, (undo,))
             curs.execute("COMMIT")
         if len(saves) == 1 and isinstance(outcomes[0], IntegrityError):
             raise outcomes[0]
         return outcomes
+
+    @functools.cached_property
+    def _statements(self) -> _GroupStatements:
+        """The group's statements, composed once (composing them for every save was a tenth
+        of a filing's work)."""
+        return _GroupStatements(
+            self._begin_statement().as_bytes(),
+            self._insert_group_statement().as_bytes(),
+            self._undo_statement().as_bytes(),
+        )
 
     def _insert_group_statement(self) -> sql.Composed:
         return sql.SQL(
