@@ -133,9 +133,16 @@ class ProjectionRunner:
         found = {row["name"]: int(row["position"]) for row in rows}
         return {p.name: found.get(p.name, 0) for p in self.projections}
 
-    def run_once(self) -> int:
-        """Apply the next batch; return how many notifications were read (0: caught up)."""
-        positions = self._read_positions()
+    def run_once(self, known: dict[str, int] | None = None) -> int:
+        """Apply the next batch; return how many notifications were read (0: caught up).
+
+        ``known``: the positions this runner last published, to start from without reading
+        them first (after a wake-up: a command's answer waits for this batch, and on
+        PostgreSQL that read is a few round trips). The positions locked in the batch's
+        transaction still decide what is applied; if one went back (a read model was reset
+        by another process), nothing is applied and the batch starts again from the store's.
+        """
+        positions = dict(known) if known is not None else self._read_positions()
         start = min(positions.values(), default=0)
         notifications = self.app.recorder.select_notifications(
             start=start + 1, limit=self.batch_size
@@ -151,21 +158,49 @@ class ProjectionRunner:
         # disk, instead of one per read model); each tracking row still moves with its rows.
         # Pipelined: the many small writes go out without a round trip each.
         with self.store.write(pipelined=True) as cur:
-            for projection in behind:
-                positions[projection.name] = self._apply(
-                    cur, projection, raw if projection.raw else items
-                )
-        self._publish(positions)
+            locked = self._lock_tracking(cur)
+            if any(locked[name] < position for name, position in positions.items()):
+                reset = True
+            else:
+                reset = False
+                moved = []
+                for projection in behind:
+                    position = self._apply(
+                        cur, projection, raw if projection.raw else items, locked[projection.name]
+                    )
+                    if position > locked[projection.name]:
+                        moved.append((position, iso(datetime.now(UTC)), projection.name))
+                    locked[projection.name] = position
+                if moved:
+                    cur.executemany(
+                        "UPDATE projection_tracking SET position = ?, updated_at = ?"
+                        " WHERE name = ?",
+                        moved,
+                    )
+        if reset:
+            return self.run_once()
+        self._publish(locked)
         return len(items)
 
+    def _lock_tracking(self, cur: Cursor) -> dict[str, int]:
+        """Lock every read model's tracking row and read its position, in one statement (one
+        round trip, not one per read model). Locked in name order, so two runners never
+        wait on each other in a circle."""
+        rows = cur.execute(
+            "SELECT name, position FROM projection_tracking ORDER BY name" + self.store.for_update()
+        ).fetchall()
+        found = {row["name"]: int(row["position"]) for row in rows}
+        return {p.name: found.get(p.name, 0) for p in self.projections}
+
     def _apply(
-        self, cur: Cursor, projection: Projection, items: Sequence[Item] | Sequence[RawItem]
+        self,
+        cur: Cursor,
+        projection: Projection,
+        items: Sequence[Item] | Sequence[RawItem],
+        position: int,
     ) -> int:
-        row = cur.execute(
-            "SELECT position FROM projection_tracking WHERE name = ?" + self.store.for_update(),
-            (projection.name,),
-        ).fetchone()
-        position = int(row["position"]) if row else 0
+        """Apply the items after ``position`` (the read model's locked tracking position);
+        return the position reached."""
         todo = [item for item in items if item[0] > position]
         if not todo:
             return position
@@ -173,12 +208,7 @@ class ProjectionRunner:
             projection.apply_raw(cur, todo)  # type: ignore[arg-type]
         else:
             projection.apply(cur, todo)  # type: ignore[arg-type]
-        position = todo[-1][0]
-        cur.execute(
-            "UPDATE projection_tracking SET position = ?, updated_at = ? WHERE name = ?",
-            (position, iso(datetime.now(UTC)), projection.name),
-        )
-        return position
+        return todo[-1][0]
 
     def _publish(self, positions: dict[str, int]) -> None:
         with self._cond:
@@ -200,6 +230,10 @@ class ProjectionRunner:
         """The position every read model has reached (in this process's view)."""
         with self._cond:
             return min(self._positions.values(), default=0)
+
+    def _known(self) -> dict[str, int]:
+        with self._cond:
+            return dict(self._positions)
 
     def wait_for(self, position: int | None, timeout: float) -> bool:
         """Block until every read model has applied ``position`` (read-your-writes)."""
@@ -269,20 +303,25 @@ class ProjectionRunner:
         self._stopping.wait(seconds)  # a stop interrupts the back-off
 
     def _follow(self) -> None:
+        woken = False
         while not self._stopping.is_set():
             self._wake.clear()
+            # Woken (by a save, or with more to do): start from the positions this runner
+            # published. After a quiet poll interval: read them from the store, to see what
+            # runners in other processes did.
+            known = self._known() if woken else None
             try:
-                n = self._retrying("applying events")(self.run_once)
+                n = self._retrying("applying events")(self.run_once, known)
             except Exception:  # a bug in a read model: log it, keep the server alive
                 log.exception("projection runner: unexpected error")
                 self.last_error = "unexpected error (see logs)"
                 self._stopping.wait(self.poll_interval)
+                woken = False
                 continue
             if self.last_error is not None and n >= 0:
                 log.info("projection runner: recovered")
                 self.last_error = None
-            if n < self.batch_size:
-                self._wake.wait(self.poll_interval)
+            woken = n >= self.batch_size or self._wake.wait(self.poll_interval)
 
     def _listen(self) -> None:
         assert isinstance(self.store, PostgresViewStore)
