@@ -10,7 +10,7 @@ import dataclasses
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -661,17 +661,21 @@ class SafeLoop(
         same moment.
         """
         hazard = self._get(Hazard, hazard_id, "hazard")
-        if not any(t["due"] < now for t in hazard.running_timers()):
+        if not _timer_ran_out(hazard, now):
             return None
+        if not self._escalate(hazard, now, self.org()):
+            return None
+        return self._save(hazard)
+
+    def _escalate(self, hazard: Hazard, now: datetime, org: Organisation) -> bool:
+        """``escalate_timers`` on a loaded item, not yet saved; whether it changed."""
         roles = (
             self.policy.copy_roles_for_level(1)
             if hazard.department
             else self.policy.urgent_unassigned_copies
         )
-        copies = self.org().resolve_copies(roles, hazard.department)
-        if not hazard.miss_timers(now=now, copies=copies, actor=SYSTEM_ACTOR):
-            return None
-        return self._save(hazard)
+        copies = org.resolve_copies(roles, hazard.department)
+        return bool(hazard.miss_timers(now=now, copies=copies, actor=SYSTEM_ACTOR))
 
     def handle_overdue(self, hazard_id: UUID, now: datetime) -> CommandResult | None:
         """Issue the handling opinion and the re-notice for a missed deadline, once.
@@ -693,7 +697,14 @@ class SafeLoop(
         hazard = self._get(Hazard, hazard_id, "hazard")
         if not hazard.is_overdue_at(now):
             return []
-        org = self.org()
+        return self._overdue_changes_of(hazard, now, self.org())
+
+    def _overdue_changes_of(
+        self, hazard: Hazard, now: datetime, org: Organisation
+    ) -> list[Aggregate]:
+        """``_overdue_changes`` of a loaded item."""
+        if not hazard.is_overdue_at(now):
+            return []
         level = hazard.escalation_level + 1
         new_deadline = self.policy.renotice_deadline(now)
         done = hazard.handle_overdue(
@@ -713,18 +724,83 @@ class SafeLoop(
     def _handle_overdue_together(
         self, hazard_ids: Sequence[UUID], now: datetime, result: TickResult
     ) -> None:
-        """``handle_overdue`` for several items, saved in one transaction. If that save
-        conflicts (another scheduler got there first for one of them), nothing of it was
-        recorded, and each item is handled again on its own — the outcome of handling them
-        one by one."""
+        """``handle_overdue`` for several items, loaded together and saved in one transaction."""
+
+        def done(hazard_id: UUID) -> None:
+            result.renoticed += 1
+            result.renoticed_ids.append(hazard_id)
+
+        self._together(
+            hazard_ids,
+            now,
+            TickWork(
+                due=lambda h: h.is_overdue_at(now),
+                changes=lambda h, org: self._overdue_changes_of(h, now, org),
+                alone=self.handle_overdue,
+                done=done,
+            ),
+            result,
+        )
+
+    def _remind_together(
+        self, hazard_ids: Sequence[UUID], now: datetime, result: TickResult
+    ) -> None:
+        """``remind`` for several items, loaded together and saved in one transaction."""
+        offsets = self.policy.reminder_offsets_hours
+
+        def done(_: UUID) -> None:
+            result.reminded += 1
+
+        self._together(
+            hazard_ids,
+            now,
+            TickWork(
+                due=lambda h: h.reminder_due(now, offsets) is not None,
+                changes=lambda h, org: [h] if self._reminder(h, now, org) else [],
+                alone=self.remind,
+                done=done,
+            ),
+            result,
+        )
+
+    def _escalate_together(
+        self, hazard_ids: Sequence[UUID], now: datetime, result: TickResult
+    ) -> None:
+        """``escalate_timers`` for several items, loaded together and saved in one transaction."""
+
+        def done(_: UUID) -> None:
+            result.timers_escalated += 1
+
+        self._together(
+            hazard_ids,
+            now,
+            TickWork(
+                due=lambda h: _timer_ran_out(h, now),
+                changes=lambda h, org: [h] if self._escalate(h, now, org) else [],
+                alone=self.escalate_timers,
+                done=done,
+            ),
+            result,
+        )
+
+    def _together(
+        self, hazard_ids: Sequence[UUID], now: datetime, work: TickWork, result: TickResult
+    ) -> None:
+        """One kind of tick work for several items: loaded together (``_get_many``: a query
+        or two for all of them, not per item), the organisation read once, and the changes
+        saved in one transaction. If that save conflicts (another scheduler got there first
+        for one of them), nothing of it was recorded, and each item is handled again on its
+        own — the outcome of handling them one by one."""
+        hazards = self._get_many(Hazard, hazard_ids)
+        due = [h for h in (hazards.get(i) for i in hazard_ids) if h is not None and work.due(h)]
+        if not due:
+            return
+        org = self.org()
         ready: list[tuple[UUID, list[Aggregate]]] = []
-        for hazard_id in hazard_ids:
-            try:
-                aggregates = self._overdue_changes(hazard_id, now)
-            except NotFound:
-                continue
+        for hazard in due:
+            aggregates = work.changes(hazard, org)
             if aggregates:
-                ready.append((hazard_id, aggregates))
+                ready.append((hazard.id, aggregates))
         if not ready:
             return
         try:
@@ -732,16 +808,15 @@ class SafeLoop(
         except IntegrityError:
             for hazard_id, _ in ready:
                 try:
-                    if self.handle_overdue(hazard_id, now) is not None:
-                        result.renoticed += 1
-                        result.renoticed_ids.append(hazard_id)
+                    if work.alone(hazard_id, now) is not None:
+                        work.done(hazard_id)
                 except VersionConflict:
                     result.conflicts += 1
                 except NotFound:
                     continue
             return
-        result.renoticed += len(ready)
-        result.renoticed_ids += [hazard_id for hazard_id, _ in ready]
+        for hazard_id, _ in ready:
+            work.done(hazard_id)
 
     def _opinion(
         self, hazard: Hazard, level: int, new_deadline: datetime, org: Organisation
@@ -763,57 +838,49 @@ class SafeLoop(
         when another process changed the item at the same moment.
         """
         hazard = self._get(Hazard, hazard_id, "hazard")
-        offsets = self.policy.reminder_offsets_hours
-        if hazard.reminder_due(now, offsets) is None:
+        if hazard.reminder_due(now, self.policy.reminder_offsets_hours) is None:
             return None
+        if not self._reminder(hazard, now, self.org()):
+            return None
+        return self._save(hazard)
+
+    def _reminder(self, hazard: Hazard, now: datetime, org: Organisation) -> bool:
+        """``remind`` on a loaded item, not yet saved; whether it issued one."""
         notice = hazard.notice or {}
-        department = self.org().department(hazard.department or "") or {}
+        department = org.department(hazard.department or "") or {}
         recipients = [
             p
             for p in dict.fromkeys([notice.get("responsible_person"), department.get("unit_head")])
             if p
         ]
-        if not hazard.issue_reminder(
-            now=now, offsets_hours=offsets, recipients=recipients, actor=SYSTEM_ACTOR
-        ):
-            return None
-        return self._save(hazard)
+        return hazard.issue_reminder(
+            now=now,
+            offsets_hours=self.policy.reminder_offsets_hours,
+            recipients=recipients,
+            actor=SYSTEM_ACTOR,
+        )
 
     def tick(self, now: datetime, batch_size: int = 500) -> TickResult:
-        """Handle every missed deadline up to ``now``, then the reminders due.
+        """Handle every missed deadline up to ``now``, then the reminders due, then the
+        urgent timers that ran out, TICK_SAVE_SIZE items at a time.
 
-        Both are found through the DueItems port; each decision is the item's own, so a
+        All are found through the read model's ports; each decision is the item's own, so a
         second tick (or a second scheduler) at the same moment adds nothing.
         """
         if self.due_items is None:
             raise RuntimeError("tick needs the deadlines read model (due_items)")
         result = TickResult(now=now)
-        chunk: list[UUID] = []
-        for hazard_id in self._due(self.due_items.due, now, batch_size):
-            result.checked += 1
-            chunk.append(hazard_id)
-            if len(chunk) >= TICK_SAVE_SIZE:
-                self._handle_overdue_together(chunk, now, result)
-                chunk = []
-        self._handle_overdue_together(chunk, now, result)
-        reminders = self.due_reminders.due_reminders if self.due_reminders else None
-        for hazard_id in self._due(reminders, now, batch_size) if reminders else ():
-            try:
-                if self.remind(hazard_id, now) is not None:
-                    result.reminded += 1
-            except VersionConflict:
-                result.conflicts += 1
-            except NotFound:
-                continue
-        timers = self.due_timers.due_timers if self.due_timers else None
-        for hazard_id in self._due(timers, now, batch_size) if timers else ():
-            try:
-                if self.escalate_timers(hazard_id, now) is not None:
-                    result.timers_escalated += 1
-            except VersionConflict:
-                result.conflicts += 1
-            except NotFound:
-                continue
+        for chunk in _chunks(self._due(self.due_items.due, now, batch_size), TICK_SAVE_SIZE):
+            result.checked += len(chunk)
+            self._handle_overdue_together(chunk, now, result)
+        if self.due_reminders is not None:
+            reminders = self._due(self.due_reminders.due_reminders, now, batch_size)
+            for chunk in _chunks(reminders, TICK_SAVE_SIZE):
+                self._remind_together(chunk, now, result)
+        if self.due_timers is not None:
+            timers = self._due(self.due_timers.due_timers, now, batch_size)
+            for chunk in _chunks(timers, TICK_SAVE_SIZE):
+                self._escalate_together(chunk, now, result)
         reminded, violations, conflicts = self.check_certificates(now, batch_size)
         result.certificate_reminders += reminded
         result.certificate_violations += violations
@@ -877,6 +944,37 @@ class SafeLoop(
         return CommandResult(
             hazard.id, hazard.state, hazard.version, position_of(recordings), False, hazard.number
         )
+
+
+@dataclass(frozen=True)
+class TickWork:
+    """One kind of tick work on an item (see ``SafeLoop._together``)."""
+
+    #: whether the loaded item has this work due
+    due: Callable[[Hazard], bool]
+    #: do it on the loaded item with the organisation given: the aggregates to save (none
+    #: when there was nothing to do)
+    changes: Callable[[Hazard, Organisation], list[Aggregate]]
+    #: do it alone (load, change, save), as after a conflicting save of the batch
+    alone: Callable[[UUID, datetime], CommandResult | None]
+    #: count it as done
+    done: Callable[[UUID], None]
+
+
+def _timer_ran_out(hazard: Hazard, now: datetime) -> bool:
+    return any(t["due"] < now for t in hazard.running_timers())
+
+
+def _chunks(ids: Iterable[UUID], size: int) -> Iterator[list[UUID]]:
+    """``ids`` in lists of ``size`` (the last one shorter), read lazily."""
+    chunk: list[UUID] = []
+    for item in ids:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _check_filer(org: Organisation, reporter: str, department: str | None) -> None:

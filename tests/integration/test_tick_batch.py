@@ -50,21 +50,57 @@ def test_an_item_handled_meanwhile_elsewhere_is_not_handled_twice(
     later = T0 + timedelta(hours=2)
     clock.set(later)
     app = system.app
-    prepare = app._overdue_changes
+    prepare = app._overdue_changes_of
     taken = ids[2]
     raced: list[UUID] = []
 
-    def racing(hazard_id: UUID, now: Any) -> Any:
-        changes = prepare(hazard_id, now)
-        if hazard_id == taken and not raced:  # another scheduler saves its re-notice first
-            raced.append(hazard_id)
-            assert app.handle_overdue(hazard_id, now) is not None
+    def racing(hazard: Hazard, now: Any, org: Any) -> Any:
+        changes = prepare(hazard, now, org)
+        if hazard.id == taken and not raced:  # another scheduler saves its re-notice first
+            raced.append(hazard.id)
+            assert app.handle_overdue(hazard.id, now) is not None
         return changes
 
-    app._overdue_changes = racing  # type: ignore[method-assign]
+    app._overdue_changes_of = racing  # type: ignore[method-assign]
     result = app.tick(later)
     assert result.renoticed == 3
     assert sorted(result.renoticed_ids) == sorted(i for i in ids if i != taken)
     # one handling opinion per item for the missed deadline: none lost, none twice
     assert Counter(len(opinions(system, i)) for i in ids) == {1: 4}
     assert [e.originator_version for e in app.events.get(taken)][-1] == app.hazard(taken).version
+
+
+def test_a_reminder_issued_meanwhile_elsewhere_is_not_issued_twice(
+    system: System, clock: FakeClock
+) -> None:
+    """Reminders are loaded and saved together too, with the same fallback on a conflict."""
+    app = system.app
+    app.load_org(copy.deepcopy(ORG), actor="admin", now=T0)
+    ids = [noticed_finding(app, T0 + timedelta(hours=30), f"传感器 {i}") for i in range(4)]
+    system.runner.catch_up()
+    at = T0 + timedelta(hours=7)  # the 24-hour reminder is due (from T0 + 6 h)
+    clock.set(at)
+    prepare = app._reminder
+    taken = ids[1]
+    raced: list[UUID] = []
+
+    def racing(hazard: Hazard, now: Any, org: Any) -> bool:
+        issued = prepare(hazard, now, org)
+        if hazard.id == taken and not raced:  # another scheduler saves its reminder first
+            raced.append(hazard.id)
+            assert app.remind(hazard.id, now) is not None
+        return issued
+
+    app._reminder = racing  # type: ignore[method-assign]
+    result = app.tick(at)
+    assert raced == [taken]
+    assert (result.reminded, result.renoticed, result.conflicts) == (3, 0, 0)
+    reminders = Counter(
+        e.originator_id
+        for i in ids
+        for e in app.events.get(i)
+        if isinstance(e, Hazard.ReminderIssued)
+    )
+    assert reminders == dict.fromkeys(ids, 1)
+    system.runner.catch_up()
+    assert app.tick(at).reminded == 0

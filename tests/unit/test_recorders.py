@@ -79,6 +79,11 @@ def test_a_pool_timeout_fails_at_once_and_opens_the_breaker(
         (recorders.PostgresEventRecorder, PostgresApplicationRecorder, "_insert_group"),
         (recorders.PostgresSnapshotRecorder, PostgresAggregateRecorder, "select_events"),
         (recorders.PostgresSnapshotRecorder, PostgresAggregateRecorder, "insert_events"),
+        # the tick's reads of many items at once
+        (recorders.PostgresEventRecorder, PostgresApplicationRecorder, "select_events_of_many"),
+        (recorders.PostgresEventRecorder, PostgresApplicationRecorder, "select_last_events"),
+        (recorders.PostgresSnapshotRecorder, PostgresAggregateRecorder, "select_events_of_many"),
+        (recorders.PostgresSnapshotRecorder, PostgresAggregateRecorder, "select_last_events"),
     ],
 )
 def test_every_postgres_store_call_is_bounded(ours: type, library: type, name: str) -> None:
