@@ -80,7 +80,7 @@ class AppBase(Application[UUID]):
         """
         for obj in objs:
             if isinstance(obj, Aggregate):
-                _refuse_nul(obj)
+                refuse_nul(obj)
         if self.recording_clock is not None:
             recorded = self.recording_clock()
             for obj in objs:
@@ -243,6 +243,19 @@ class AppBase(Application[UUID]):
         except NotFound:
             return Organisation.found(SYSTEM_ACTOR, EPOCH)
 
+    def _current_org(self) -> Organisation:
+        """The organisation now, for look-ups only: the repository's cached copy itself, not
+        a copy of it (copying it was a large part of a filing's work). A ``dict.get`` on it
+        is safe while another thread brings it up to date; anything that iterates over it or
+        changes it uses :meth:`org`."""
+        try:
+            aggregate: Aggregate = self.repository.get(ORGANISATION_ID, deepcopy_from_cache=False)
+        except AggregateNotFoundError:
+            return Organisation.found(SYSTEM_ACTOR, EPOCH)
+        if not isinstance(aggregate, Organisation):
+            raise NotFound("organisation", str(ORGANISATION_ID))
+        return aggregate
+
     def load_org(
         self,
         document: Mapping[str, Any],
@@ -274,7 +287,7 @@ class AppBase(Application[UUID]):
             raise InvalidCommand("department", f"unknown department {code!r}", f"未知部门“{code}”")
 
 
-def _refuse_nul(aggregate: Aggregate) -> None:
+def refuse_nul(aggregate: Aggregate) -> None:
     """No text recorded may hold a NUL character: PostgreSQL text cannot store it, so one
     such event would stall the read models there. Checked here, for every way in."""
     for event in aggregate.pending_events:

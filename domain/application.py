@@ -21,7 +21,8 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from domain.accounts import AccountCommands
-from domain.app_base import SYSTEM_ACTOR, AppBase, CommandResult, position_of
+from domain.app_base import SYSTEM_ACTOR, AppBase, CommandResult, position_of, refuse_nul
+from domain.batching import Batcher
 from domain.cases import CaseCommands
 from domain.checklists import ChecklistCommands
 from domain.credentials import CredentialCommands
@@ -39,6 +40,8 @@ from domain.training import TrainingCommands
 
 #: overdue items a tick handles in one save
 TICK_SAVE_SIZE = 50
+#: the most concurrent filings numbered and saved in one transaction
+FILING_GROUP = 100
 #: the fields of a filing (as given to Hazard.report)
 FILING_FIELDS = (
     "kind",
@@ -97,6 +100,32 @@ class TickResult:
     certificate_violations: int = 0
 
 
+@dataclass(frozen=True)
+class Filing:
+    """One finding to file (the arguments of :meth:`SafeLoop.file_hazard`)."""
+
+    hazard_id: UUID
+    kind: str
+    description: str
+    location: str
+    reporter: str
+    reporter_role: str
+    occurred_at: datetime
+    department: str | None
+    client_ref: str | None
+    urgent: bool
+    #: filed under an Idempotency-Key: a repeat must have the same fields
+    keyed: bool
+    actor: str
+    now: datetime
+    attempts: int
+
+    @property
+    def natural(self) -> bool:
+        """Whether its id comes from a client_ref or key (so it may have been filed before)."""
+        return bool(self.client_ref) or self.keyed
+
+
 class SafeLoop(
     TrainingCommands,
     ChecklistCommands,
@@ -132,6 +161,9 @@ class SafeLoop(
         #: without it, a tick escalates no urgent timers
         self.due_timers = due_timers
         self._numbering = threading.Lock()
+        self._counters = {}
+        #: filings arriving while others are being saved wait, and are saved together
+        self._filings: Batcher[Filing, CommandResult] = Batcher(self._file_together, FILING_GROUP)
 
     # -- filing ------------------------------------------------------------------------------
 
@@ -159,69 +191,141 @@ class SafeLoop(
         With an ``idempotency_key`` (the caller's own), a repeat with the same fields returns
         the first filing, and one with different fields is refused (InvalidCommand): the key
         was already used for something else.
+
+        Filings made at the same moment in this process are numbered and saved together
+        (``_file_together``); each still gets its own number and its own outcome.
         """
-        _check_filer(self.org(), reporter, department)
         if client_ref:
             hazard_id = hazard_id_for_client_ref(client_ref)
         elif idempotency_key:
             hazard_id = hazard_id_for_idempotency_key(actor, idempotency_key)
         else:
             hazard_id = uuid4()
-        filing = {
-            "kind": kind,
-            "description": description,
-            "location": location,
-            "reporter": reporter,
-            "reporter_role": reporter_role,
-            "occurred_at": occurred_at,
-            "department": department,
-            "client_ref": client_ref,
-            "urgent": urgent,
-        }
-        for attempt in range(attempts):
-            if client_ref or idempotency_key:
-                existing = self._existing(hazard_id, filing if idempotency_key else None)
-                if existing is not None:
-                    return existing
-            # Filings in this process take turns on the day's counter; another process may
-            # still advance it first, and then we retry after a short, random pause.
-            with self._numbering:
-                sequence = self._day_sequence(now)
-                number = self._number(sequence, kind, now)
-                hazard = Hazard.report(
-                    hazard_id=hazard_id,
-                    number=number,
-                    kind=kind,
-                    description=description,
-                    location=location,
-                    reporter=reporter,
-                    reporter_role=reporter_role,
-                    occurred_at=occurred_at,
-                    department=department,
-                    client_ref=client_ref,
-                    actor=actor,
-                    now=now,
-                )
-                if urgent:
-                    hazard.mark_urgent(timers=self.policy.urgent_timers, actor=actor, now=now)
+        filing = Filing(
+            hazard_id=hazard_id,
+            kind=kind,
+            description=description,
+            location=location,
+            reporter=reporter,
+            reporter_role=reporter_role,
+            occurred_at=occurred_at,
+            department=department,
+            client_ref=client_ref,
+            urgent=urgent,
+            keyed=bool(idempotency_key),
+            actor=actor,
+            now=now,
+            attempts=attempts,
+        )
+        result = self._filings.submit(filing)
+        assert result is not None
+        return result
+
+    def _file_together(self, filings: list[Filing]) -> list[CommandResult | Exception]:
+        """Number and save ``filings`` in one transaction; one outcome per filing, each as
+        :meth:`file_hazard` alone would give it.
+
+        A filing the domain refuses gets its InvalidCommand and takes no number. A repeated
+        client_ref or key is not looked up first (most filings are new, and a look-up is a
+        round trip each): its save conflicts, and nothing of that save was recorded. Then the
+        filings already filed (by an earlier request or another process) get the first filing
+        (or their refusal), and the others are numbered again from the counter as it now is.
+        Two filings of one client_ref or key are never in one save: the later one is answered
+        after the earlier one was filed, as a repeat.
+        """
+        outcomes: list[CommandResult | Exception | None] = [None] * len(filings)
+        org = self._current_org()
+        for i, filing in enumerate(filings):
+            try:
+                _check_filer(org, filing.reporter, filing.department)
+            except InvalidCommand as refused:
+                outcomes[i] = refused
+        tries = [0] * len(filings)
+        look = [False] * len(filings)  # whether it may have been filed meanwhile
+        while True:
+            now_ids: set[UUID] = set()
+            batch: list[int] = []
+            for i, filing in enumerate(filings):
+                if outcomes[i] is not None:
+                    continue
+                if filing.hazard_id in now_ids:
+                    look[i] = True  # the same client_ref twice: after the first is saved
+                    continue
+                if look[i] and filing.natural:
+                    try:
+                        outcomes[i] = self._existing_filing(filing)
+                    except InvalidCommand as refused:
+                        outcomes[i] = refused
+                    if outcomes[i] is not None:
+                        continue
+                if tries[i] >= filing.attempts:
+                    outcomes[i] = Contention()
+                    continue
+                now_ids.add(filing.hazard_id)
+                batch.append(i)
+            if not batch:
+                break
+            if not self._number_and_save(filings, batch, outcomes):
+                for i in batch:
+                    tries[i] += 1
+                    look[i] = True
+                attempt = min(tries[i] for i in batch)
+                time.sleep(random.uniform(0, 0.01 * attempt))
+        done = [outcome for outcome in outcomes if outcome is not None]
+        assert len(done) == len(filings)
+        return done
+
+    def _number_and_save(
+        self,
+        filings: list[Filing],
+        batch: list[int],
+        outcomes: list[CommandResult | Exception | None],
+    ) -> bool:
+        """Number the filings of ``batch`` from their days' counters and save them at once;
+        False when the save conflicted (nothing recorded, no outcome set)."""
+        with self._numbering:
+            sequences: dict[str, NumberSequence] = {}
+            new: list[tuple[int, Hazard]] = []
+            for i in batch:
+                filing = filings[i]
+                day = f"hazard:{self.policy.local_date(filing.now):%Y%m%d}"
+                if day not in sequences:
+                    sequences[day] = self._sequence(day, filing.now)
+                sequence = sequences[day]
                 try:
-                    recordings = self.save(hazard, sequence)
-                except IntegrityError:
-                    pass  # the counter moved, or the same client_ref was filed: look again
-                else:
-                    return CommandResult(
-                        hazard.id,
-                        hazard.state,
-                        hazard.version,
-                        position_of(recordings),
-                        True,
-                        number,
+                    hazard = Hazard.report(
+                        hazard_id=filing.hazard_id,
+                        # the counter moves only once the domain accepts the filing
+                        number=self._format_number(filing.kind, filing.now, sequence.value + 1),
+                        actor=filing.actor,
+                        now=filing.now,
+                        **{key: getattr(filing, key) for key in FILING_FIELDS},
                     )
-            time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
-        existing = self._existing(hazard_id, filing if idempotency_key else None)
-        if existing is not None:
-            return existing
-        raise Contention()
+                    if filing.urgent:
+                        hazard.mark_urgent(
+                            timers=self.policy.urgent_timers, actor=filing.actor, now=filing.now
+                        )
+                    refuse_nul(hazard)
+                except InvalidCommand as refused:
+                    outcomes[i] = refused
+                    continue
+                sequence.next(filing.now)
+                new.append((i, hazard))
+            if not new:
+                self._counter_saved(*sequences.values())
+                return True
+            advanced = [s for s in sequences.values() if s.pending_events and s.value > 0]
+            try:
+                recordings = self.save(*(hazard for _, hazard in new), *advanced)
+            except IntegrityError:
+                return False  # the counter moved, or a client_ref was filed meanwhile
+            self._counter_saved(*sequences.values())
+        position = position_of(recordings)
+        for i, hazard in new:
+            outcomes[i] = CommandResult(
+                hazard.id, hazard.state, hazard.version, position, True, hazard.number
+            )
+        return True
 
     def file_hazards(
         self, filings: Sequence[Mapping[str, Any]], *, actor: str, now: datetime, attempts: int = 20
@@ -274,12 +378,14 @@ class SafeLoop(
                     sequence.next(now)
                     new.append((i, hazard))
                 if not new:
+                    self._counter_saved(sequence)
                     return self._bulk_results(filings, results, first)
                 try:
                     recordings = self.save(*(hazard for _, hazard in new), sequence)
                 except IntegrityError:
                     pass  # the counter moved, or a client_ref was filed meanwhile: look again
                 else:
+                    self._counter_saved(sequence)
                     position = position_of(recordings)
                     for i, hazard in new:
                         results[i] = CommandResult(
@@ -319,6 +425,14 @@ class SafeLoop(
                     result = earlier
             done.append(result)
         return done
+
+    def _existing_filing(self, filing: Filing) -> CommandResult | None:
+        """The finding already filed under ``filing``'s client_ref or key, if any (with a
+        key, it must have been filed with the same fields)."""
+        fields = None
+        if filing.keyed:
+            fields = {key: getattr(filing, key) for key in (*FILING_FIELDS, "urgent")}
+        return self._existing(filing.hazard_id, fields)
 
     def _existing(
         self, hazard_id: UUID, filing: Mapping[str, object] | None = None

@@ -57,6 +57,8 @@ class CaseCommands(AppBase):
 
         def _sequence(self, name: str, now: datetime) -> NumberSequence: ...
 
+        def _counter_saved(self, *sequences: NumberSequence) -> None: ...
+
     # -- opening -----------------------------------------------------------------------------
 
     def open_case(
@@ -328,6 +330,7 @@ class CaseCommands(AppBase):
                 except IntegrityError:
                     pass  # the day's counter moved, or the case changed: look again
                 else:
+                    self._counter_saved(sequence)
                     return MeasureResult(
                         hazard.id,
                         number,

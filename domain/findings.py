@@ -23,18 +23,41 @@ from domain.ids import sequence_id
 from domain.sequence import NumberSequence
 
 NUMBER_PREFIX = {"hazard": "YH", "violation": "SW", "problem": "WT"}
+#: day counters kept in memory (today's, and yesterday's for filings dated just before midnight)
+KEPT_COUNTERS = 4
 
 
 class FindingCommands(AppBase):
     """Numbering and saving findings together with what raised them."""
 
     _numbering: threading.Lock
+    #: the counters this process saved last, by name (see ``_sequence``)
+    _counters: dict[str, NumberSequence]
 
     def _sequence(self, name: str, now: datetime) -> NumberSequence:
+        """The counter ``name``, to advance and save while holding ``_numbering``.
+
+        The one this process saved last is kept in memory (``_counter_saved``) instead of
+        being loaded for every filing. It is taken out while in use, so a counter advanced for
+        a save that then failed is never used again. If another process advanced the counter
+        meanwhile, the save conflicts (its version is taken) and the retry loads it afresh:
+        the store's optimistic concurrency still decides every number.
+        """
+        kept = self._counters.pop(name, None)
+        if kept is not None:
+            return kept
         try:
             return self._get(NumberSequence, sequence_id(name), "sequence")
         except NotFound:
             return NumberSequence.start(name, now)
+
+    def _counter_saved(self, *sequences: NumberSequence) -> None:
+        """Keep counters just saved (or used unchanged) for the next filing in this process."""
+        for sequence in sequences:
+            if not sequence.pending_events:
+                self._counters[sequence.name] = sequence
+        while len(self._counters) > KEPT_COUNTERS:
+            del self._counters[next(iter(self._counters))]
 
     def _day_sequence(self, now: datetime) -> NumberSequence:
         return self._sequence(f"hazard:{self.policy.local_date(now):%Y%m%d}", now)
@@ -104,9 +127,12 @@ class FindingCommands(AppBase):
                     return None
                 extra = [sequence] if sequence.pending_events and sequence.value > 0 else []
                 try:
-                    return self.save(*aggregates, *extra)
+                    recordings = self.save(*aggregates, *extra)
                 except IntegrityError:
                     if attempt == attempts - 1:
                         break
+                else:
+                    self._counter_saved(sequence)
+                    return recordings
             time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
         raise Contention()

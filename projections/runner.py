@@ -2,8 +2,8 @@
 
 One runner serves every read model and works on both stores: it reads a batch of
 notifications once, and applies to each read model the part it has not yet seen, in one
-transaction per batch (on PostgreSQL, two transactions side by side, each taking read models
-from a shared queue), with each read model's tracking position updated in the same
+transaction per batch (on PostgreSQL a big batch in two transactions side by side, each taking
+read models from a shared queue), with each read model's tracking position updated in the same
 transaction as its rows. On PostgreSQL a batch's rows go out as COPY and set-based statements,
 not one statement per row (see ``projections.store``). It polls, and is woken after each local save
 (SQLite cannot subscribe) and by PostgreSQL's NOTIFY. When the store goes away it backs off
@@ -51,6 +51,11 @@ SCHEMA_DDL = (
 RETRYABLE = (*UNAVAILABLE_ERRORS, PersistenceError)
 
 
+class _Reset(Exception):
+    """A read model's tracking position went back (reset by another process) since the
+    positions the batch was read from: the batch is read again from the store's."""
+
+
 @dataclass(frozen=True)
 class Status:
     name: str
@@ -73,6 +78,7 @@ class ProjectionRunner:
         batch_size: int = 1000,
         poll_interval: float = 1.0,
         workers: int = 2,
+        parallel_from: int = 100,
         channel: str = "safeloop_events",
     ) -> None:
         self.app = app
@@ -82,6 +88,9 @@ class ProjectionRunner:
         self.poll_interval = poll_interval
         #: transactions applying a batch side by side on PostgreSQL (SQLite has one writer)
         self.workers = workers
+        #: batches this big are applied by the workers side by side (and with COPY); smaller
+        #: ones (a command waiting for its answer) in one pipelined transaction
+        self.parallel_from = parallel_from
         self.channel = channel
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -140,9 +149,17 @@ class ProjectionRunner:
         found = {row["name"]: int(row["position"]) for row in rows}
         return {p.name: found.get(p.name, 0) for p in self.projections}
 
-    def run_once(self) -> int:
-        """Apply the next batch; return how many notifications were read (0: caught up)."""
-        positions = self._read_positions()
+    def run_once(self, known: dict[str, int] | None = None) -> int:
+        """Apply the next batch; return how many notifications were read (0: caught up).
+
+        ``known``: the positions this runner last published, to start from without reading
+        them first (after a wake-up: a command's answer waits for this batch, and on
+        PostgreSQL that read is a few round trips). The positions locked in the batch's
+        transaction still decide what is applied; if one went back (a read model was reset
+        by another process), nothing of it is applied and the batch starts again from the
+        store's positions.
+        """
+        positions = dict(known) if known is not None else self._read_positions()
         start = min(positions.values(), default=0)
         notifications = self.app.recorder.select_notifications(
             start=start + 1, limit=self.batch_size
@@ -154,7 +171,74 @@ class ProjectionRunner:
         items: list[Item] = [(position, event) for position, _, event in raw]
         last = items[-1][0]
         behind = [p for p in self.projections if positions[p.name] < last]
-        # Heaviest first (the same order in every process: see ``_apply_some``).
+        try:
+            if (
+                self.store.dialect == "postgres"
+                and len(items) >= self.parallel_from
+                and min(self.workers, len(behind)) > 1
+            ):
+                reached = self._apply_parallel(behind, positions, raw, items)
+            else:
+                reached = self._apply_together(behind, positions, raw, items)
+        except _Reset:
+            return self.run_once()
+        positions.update(reached)
+        self._publish(positions)
+        return len(items)
+
+    def _apply_together(
+        self,
+        behind: Sequence[Projection],
+        positions: dict[str, int],
+        raw: list[RawItem],
+        items: list[Item],
+    ) -> dict[str, int]:
+        """One transaction for the batch across the read models (one commit, one flush to
+        disk). A small batch (what a command's answer waits for) is pipelined on PostgreSQL:
+        its few rows go out without a round trip each."""
+        with self.store.write(pipelined=len(items) < self.parallel_from) as cur:
+            locked = self._lock_tracking(cur)
+            if any(locked[name] < position for name, position in positions.items()):
+                raise _Reset
+            moved: list[tuple[int, str | None, str]] = []
+            reached: dict[str, int] = {}
+            for projection in behind:
+                position = locked[projection.name]
+                reached[projection.name] = self._apply(
+                    cur, projection, raw if projection.raw else items, position
+                )
+                if reached[projection.name] != position:
+                    moved.append(
+                        (reached[projection.name], iso(datetime.now(UTC)), projection.name)
+                    )
+            if moved:
+                cur.executemany(
+                    "UPDATE projection_tracking SET position = ?, updated_at = ? WHERE name = ?",
+                    moved,
+                )
+        return reached
+
+    def _lock_tracking(self, cur: Cursor) -> dict[str, int]:
+        """Lock every read model's tracking row and read its position, in one statement (one
+        round trip, not one per read model). Locked in name order, so two runners never
+        wait on each other in a circle."""
+        rows = cur.execute(
+            "SELECT name, position FROM projection_tracking ORDER BY name" + self.store.for_update()
+        ).fetchall()
+        found = {row["name"]: int(row["position"]) for row in rows}
+        return {p.name: found.get(p.name, 0) for p in self.projections}
+
+    def _apply_parallel(
+        self,
+        behind: Sequence[Projection],
+        positions: dict[str, int],
+        raw: list[RawItem],
+        items: list[Item],
+    ) -> dict[str, int]:
+        """A big batch on PostgreSQL: two transactions side by side, each taking read models
+        from a shared queue, heaviest first. While one waits for the server, the other runs
+        Python; the read models are independent (each reads and writes only its own tables).
+        """
         queue = iter(sorted(behind, key=lambda p: (-p.weight, p.name)))
         lock = threading.Lock()
 
@@ -162,27 +246,28 @@ class ProjectionRunner:
             with lock:
                 return next(queue, None)
 
-        workers = min(self.workers, len(behind)) if self.store.dialect == "postgres" else 1
-        if workers <= 1:
-            positions.update(self._apply_some(take, raw, items))
-        else:
-            # While one worker waits for the server, another runs Python: the read models are
-            # independent (each reads and writes only its own tables).
-            with ThreadPoolExecutor(workers, thread_name_prefix="projections-apply") as pool:
-                done = [pool.submit(self._apply_some, take, raw, items) for _ in range(workers)]
-            for future in done:
-                positions.update(future.result())  # re-raises a worker's error
-        self._publish(positions)
-        return len(items)
+        workers = min(self.workers, len(behind))
+        with ThreadPoolExecutor(workers, thread_name_prefix="projections-apply") as pool:
+            done = [
+                pool.submit(self._apply_some, take, positions, raw, items) for _ in range(workers)
+            ]
+        reached: dict[str, int] = {}
+        for future in done:
+            reached.update(future.result())  # re-raises a worker's error (or _Reset)
+        return reached
 
     def _apply_some(
-        self, take: Callable[[], Projection | None], raw: list[RawItem], items: list[Item]
+        self,
+        take: Callable[[], Projection | None],
+        positions: dict[str, int],
+        raw: list[RawItem],
+        items: list[Item],
     ) -> dict[str, int]:
-        """In one transaction (one commit, one flush to disk), apply the batch to read models
-        taken from the shared queue until it is empty; each tracking row moves with its
-        read model's rows. A read model's tracking row is locked before it is applied, so two
-        runners apply each event once; every worker takes rows in the same order, so two
-        runners' workers never wait for each other in a cycle."""
+        """In one transaction, apply the batch to read models taken from the shared queue
+        until it is empty; each tracking row moves with its read model's rows. A read model's
+        tracking row is locked before it is applied, so two runners apply each event once;
+        every worker takes them in the same order (weight, then name), so two runners'
+        workers never wait for each other in a circle."""
         projection = take()
         if projection is None:
             return {}
@@ -195,6 +280,8 @@ class ProjectionRunner:
                     (projection.name,),
                 ).fetchone()
                 position = int(row["position"]) if row else 0
+                if position < positions[projection.name]:
+                    raise _Reset  # reset meanwhile: this transaction applies nothing
                 moved = self._apply(cur, projection, raw if projection.raw else items, position)
                 if moved != position:
                     cur.execute(
@@ -243,6 +330,10 @@ class ProjectionRunner:
         """The position every read model has reached (in this process's view)."""
         with self._cond:
             return min(self._positions.values(), default=0)
+
+    def _known(self) -> dict[str, int]:
+        with self._cond:
+            return dict(self._positions)
 
     def wait_for(self, position: int | None, timeout: float) -> bool:
         """Block until every read model has applied ``position`` (read-your-writes)."""
@@ -312,20 +403,25 @@ class ProjectionRunner:
         self._stopping.wait(seconds)  # a stop interrupts the back-off
 
     def _follow(self) -> None:
+        woken = False
         while not self._stopping.is_set():
             self._wake.clear()
+            # Woken (by a save, or with more to do): start from the positions this runner
+            # published. After a quiet poll interval: read them from the store, to see what
+            # runners in other processes did.
+            known = self._known() if woken else None
             try:
-                n = self._retrying("applying events")(self.run_once)
+                n = self._retrying("applying events")(self.run_once, known)
             except Exception:  # a bug in a read model: log it, keep the server alive
                 log.exception("projection runner: unexpected error")
                 self.last_error = "unexpected error (see logs)"
                 self._stopping.wait(self.poll_interval)
+                woken = False
                 continue
             if self.last_error is not None and n >= 0:
                 log.info("projection runner: recovered")
                 self.last_error = None
-            if n < self.batch_size:
-                self._wake.wait(self.poll_interval)
+            woken = n >= self.batch_size or self._wake.wait(self.poll_interval)
 
     def _listen(self) -> None:
         assert isinstance(self.store, PostgresViewStore)

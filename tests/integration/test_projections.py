@@ -185,6 +185,33 @@ def test_two_ticks_at_once_renotice_each_overdue_item_once(system: System) -> No
     assert system.app.tick(at).renoticed == 0
 
 
+def test_a_runner_woken_after_another_process_reset_a_read_model_applies_it_all(
+    system: System, clock: FakeClock
+) -> None:
+    """Woken by a save, the runner starts from the positions it last saw; if another process
+    reset a read model meanwhile, the batch's locked positions show it, and the read model is
+    built again from the start (not from the position this runner remembered)."""
+    setup_org(system)
+    filed = [file(system) for _ in range(3)]
+    system.runner.catch_up()
+    other = build_system(system.settings, clock=clock)
+    try:
+        other.runner.reset(["boards"])
+    finally:
+        other.close()
+    filed.append(file(system))
+    while system.runner.run_once(system.runner._known()):
+        pass
+    on_board = {item["id"] for item in _all_board_items(system)}
+    assert on_board == {str(hid) for hid in filed}
+    assert system.runner.position() == system.app.head()
+
+
+def _all_board_items(system: System) -> list[dict[str, Any]]:
+    with system.store.read() as cur:
+        return [dict(row) for row in cur.execute("SELECT id FROM hazard_board").fetchall()]
+
+
 def test_the_runner_recovers_when_the_store_fails(system: System) -> None:
     """Writes to the read models fail for a while (SQLite: errors injected; PostgreSQL: the
     runner's connections are killed); the runner retries and catches up on its own."""
