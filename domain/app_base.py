@@ -16,7 +16,12 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar, runtime_checkable
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+    project_aggregate,
+)
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording, StoredEvent
 
@@ -86,7 +91,22 @@ class AppBase(Application[UUID]):
             for obj in objs:
                 if isinstance(obj, Aggregate):
                     _restamp(obj, recorded)
-        return super().save(*objs, **kwargs)
+        # What the library's ``save`` does, collecting an aggregate's events directly: its
+        # ``collect_events`` asks two typing Protocols of every object, ~10 µs each on
+        # Python 3.11 — a tenth of a save's own time under concurrent appends.
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        for obj in objs:
+            if isinstance(obj, Aggregate):
+                processing_event.events.extend(obj.collect_events())
+                processing_event.aggregates[obj.id] = obj
+            else:
+                processing_event.collect_events(obj)
+        processing_event.saved_kwargs.update(kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        self.notify(processing_event.events)  # (deprecated; the library still calls it)
+        return recordings
 
     def _take_snapshots(self, processing_event: Any) -> None:
         """At most one snapshot per aggregate per save, taken from the saved aggregate itself.
