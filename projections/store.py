@@ -260,9 +260,7 @@ def _set_based(sql: str) -> _SetBased | None:
     delete = _DELETE.match(sql)
     if delete:
         table, condition = delete.groups()
-        columns = tuple(
-            part.split("=")[0].strip() for part in _split_names(condition, r"\s+AND\s+")
-        )
+        columns = _assigned(condition, r"\s+AND\s+")
         listed = ", ".join(columns)
         return _SetBased(
             f"DELETE FROM {table} WHERE ({listed}) IN"
