@@ -15,7 +15,7 @@ from typing import Any
 
 from domain.hazard import OPEN_STATES, STATES, Hazard
 from projections.base import Item, Projection, bigint
-from projections.store import Cursor, ViewStore
+from projections.store import Cursor, ViewStore, select_in
 from projections.timefmt import iso
 
 COLUMNS = (
@@ -110,13 +110,10 @@ class Boards(Projection):
         if not events:
             return
         ids = sorted({str(e.originator_id) for _, e in events})
-        rows: dict[str, dict[str, Any]] = {}
-        for chunk in _chunks(ids, 500):
-            marks = ",".join("?" * len(chunk))
-            for row in cur.execute(
-                f"SELECT * FROM hazard_board WHERE id IN ({marks})", chunk
-            ).fetchall():
-                rows[row["id"]] = {c: row[c] for c in COLUMNS}
+        rows: dict[str, dict[str, Any]] = {
+            row["id"]: {c: row[c] for c in COLUMNS}
+            for row in select_in(cur, "SELECT * FROM hazard_board WHERE id IN", ids)
+        }
         counted = {key: (row["department"], row["state"]) for key, row in rows.items()}
         versions: list[dict[str, Any]] = []  # one per event, for the temporal table
         open_in_batch: dict[str, dict[str, Any]] = {}
@@ -220,10 +217,6 @@ def _count(
     )
     # no empty counters: the table is then the same however the events were batched
     cur.execute("DELETE FROM hazard_board_counts WHERE n = 0")
-
-
-def _chunks(values: Sequence[str], size: int) -> list[Sequence[str]]:
-    return [values[i : i + size] for i in range(0, len(values), size)]
 
 
 # -- queries -----------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from domain.training import Certification
 from projections.base import Item, Projection
-from projections.store import Cursor, ViewStore
+from projections.store import Cursor, ViewStore, select_in
 from projections.timefmt import iso, parse
 
 COLUMNS = (
@@ -158,20 +158,13 @@ class CertificateIndexStore:
 
 def of_people(store: ViewStore, people: Sequence[str]) -> list[dict[str, Any]]:
     """The current certificates of ``people``, by person and type."""
-    rows: list[dict[str, Any]] = []
     with store.read() as cur:
-        for i in range(0, len(people), 500):
-            chunk = list(people[i : i + 500])
-            if not chunk:
-                continue
-            marks = ",".join("?" * len(chunk))
-            rows += [
-                dict(r)
-                for r in cur.execute(
-                    f"SELECT {','.join(COLUMNS)} FROM certificates WHERE person IN ({marks})",
-                    chunk,
-                ).fetchall()
-            ]
+        rows = [
+            dict(r)
+            for r in select_in(
+                cur, f"SELECT {','.join(COLUMNS)} FROM certificates WHERE person IN", people
+            )
+        ]
     return sorted(rows, key=lambda r: (r["person"], r["type"]))
 
 

@@ -29,7 +29,7 @@ from domain.hazard import Hazard, S
 from domain.site_visit import location_key
 from projections.base import Item, Projection
 from projections.scorecards import category_key
-from projections.store import Cursor, ViewStore
+from projections.store import Cursor, ViewStore, select_in
 from projections.timefmt import iso, parse
 
 #: events that end an overdue spell
@@ -218,17 +218,12 @@ def _open_spells(cur: Cursor, events: Sequence[Any]) -> set[str]:
             if isinstance(e, (Hazard.HandlingOpinionIssued, *SPELL_ENDS))
         }
     )
-    found: set[str] = set()
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        for row in cur.execute(
-            f"SELECT hazard_id FROM digest_overdue WHERE ended_at IS NULL"
-            f" AND hazard_id IN ({marks})",
-            chunk,
-        ).fetchall():
-            found.add(row["hazard_id"])
-    return found
+    return {
+        row["hazard_id"]
+        for row in select_in(
+            cur, "SELECT hazard_id FROM digest_overdue WHERE ended_at IS NULL AND hazard_id IN", ids
+        )
+    }
 
 
 # -- the daily summary -------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from domain.organisation import Organisation
 from domain.training import Certification
 from projections.base import Item, Projection, bigint
 from projections.messages import Message, render
-from projections.store import Cursor, ViewStore
+from projections.store import Cursor, ViewStore, select_in
 from projections.timefmt import iso, parse
 
 #: channels addressed to one person, and group robots (one message per event)
@@ -210,13 +210,8 @@ class _Batch:
         return self._departments
 
     def prefetch(self, hazard_ids: Sequence[str]) -> None:
-        for i in range(0, len(hazard_ids), 500):
-            chunk = hazard_ids[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            for row in self.cur.execute(
-                f"SELECT * FROM notify_items WHERE hazard_id IN ({marks})", chunk
-            ).fetchall():
-                self.items[row["hazard_id"]] = dict(row)
+        for row in select_in(self.cur, "SELECT * FROM notify_items WHERE hazard_id IN", hazard_ids):
+            self.items[row["hazard_id"]] = dict(row)
         for hid in hazard_ids:
             self.items.setdefault(hid, {"hazard_id": hid, "level": 0})
 

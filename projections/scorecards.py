@@ -40,7 +40,7 @@ from domain.case import Case
 from domain.hazard import Hazard
 from domain.site_visit import location_key
 from projections.base import Item, Projection, bigint
-from projections.store import Cursor, ViewStore
+from projections.store import Cursor, ViewStore, select_in
 from projections.timefmt import iso
 
 DEPARTMENT_METRICS = (
@@ -314,15 +314,10 @@ class _Batch:
 
 def _known_items(cur: Cursor, events: Sequence[Any]) -> dict[str, dict[str, Any]]:
     ids = sorted({str(e.originator_id) for e in events if not isinstance(e, Hazard.Reported)})
-    known: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        for row in cur.execute(
-            f"SELECT * FROM scorecard_items WHERE hazard_id IN ({marks})", chunk
-        ).fetchall():
-            known[row["hazard_id"]] = dict(row)
-    return known
+    return {
+        row["hazard_id"]: dict(row)
+        for row in select_in(cur, "SELECT * FROM scorecard_items WHERE hazard_id IN", ids)
+    }
 
 
 def _recorded_repeats(

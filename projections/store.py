@@ -53,6 +53,23 @@ class Cursor(ABC):
     def rowcount(self) -> int: ...
 
 
+#: values per ``IN (…)`` list (well under SQLite's limit on bound parameters)
+IN_CHUNK = 500
+
+
+def select_in(
+    cur: Cursor, sql: str, values: Sequence[Any], params: Sequence[Any] = ()
+) -> list[Row]:
+    """The rows of ``sql`` — ending in ``… IN`` — for ``values`` (any number of them: one
+    statement per chunk of ``IN_CHUNK``); ``params`` are the placeholders before the list."""
+    rows: list[Row] = []
+    for start in range(0, len(values), IN_CHUNK):
+        chunk = list(values[start : start + IN_CHUNK])
+        marks = ",".join("?" * len(chunk))
+        rows += cur.execute(f"{sql} ({marks})", [*params, *chunk]).fetchall()
+    return rows
+
+
 class ViewStore(ABC):
     dialect: str
 

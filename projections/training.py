@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from domain.training import TrainingSession
 from projections.base import Item, Projection
-from projections.store import Cursor, ViewStore
+from projections.store import Cursor, ViewStore, select_in
 from projections.timefmt import iso
 
 COLUMNS = (
@@ -75,21 +75,17 @@ class Training(Projection):
 
 def trained_in(store: ViewStore, month: str, people: Sequence[str]) -> list[dict[str, Any]]:
     """Attendance of ``people`` at sessions held in ``month``, oldest first."""
-    found: list[dict[str, Any]] = []
     with store.read() as cur:
-        for i in range(0, len(people), 500):
-            chunk = list(people[i : i + 500])
-            if not chunk:
-                continue
-            marks = ",".join("?" * len(chunk))
-            found += [
-                dict(r)
-                for r in cur.execute(
-                    "SELECT session_id, person, level, topic, held_at, score, passed"
-                    f" FROM training_attendance WHERE month = ? AND person IN ({marks})",
-                    [month, *chunk],
-                ).fetchall()
-            ]
+        found = [
+            dict(r)
+            for r in select_in(
+                cur,
+                "SELECT session_id, person, level, topic, held_at, score, passed"
+                " FROM training_attendance WHERE month = ? AND person IN",
+                people,
+                [month],
+            )
+        ]
     for row in found:
         row["passed"] = None if row["passed"] is None else bool(row["passed"])
     return sorted(found, key=lambda r: (r["held_at"], r["person"]))

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from domain.hazard import Hazard
 from projections.base import Item, Projection
-from projections.store import Cursor, ViewStore
+from projections.store import Cursor, ViewStore, select_in
 from projections.timefmt import iso, parse
 
 
@@ -96,30 +96,25 @@ class UrgentTimers(Projection):
 
 def _departments(cur: Cursor, keys: Sequence[str]) -> dict[str, str | None]:
     """The departments recorded before this batch for these findings."""
-    found: dict[str, str | None] = {}
-    for chunk in _chunked(sorted(set(keys))):
-        rows = cur.execute(
-            "SELECT hazard_id, department FROM urgent_departments"
-            f" WHERE hazard_id IN ({','.join('?' * len(chunk))})",
-            chunk,
-        ).fetchall()
-        found.update((row["hazard_id"], row["department"]) for row in rows)
-    return found
+    return {
+        row["hazard_id"]: row["department"]
+        for row in select_in(
+            cur,
+            "SELECT hazard_id, department FROM urgent_departments WHERE hazard_id IN",
+            sorted(set(keys)),
+        )
+    }
 
 
 def _have_timers(cur: Cursor, keys: Sequence[str]) -> bool:
     """Whether any of these findings had timers before this batch."""
-    for chunk in _chunked(sorted(set(keys))):
-        marks = ",".join("?" * len(chunk))
-        if cur.execute(
-            f"SELECT 1 AS found FROM urgent_timers WHERE hazard_id IN ({marks}) LIMIT 1", chunk
-        ).fetchone():
-            return True
-    return False
-
-
-def _chunked(keys: Sequence[str], size: int = 500) -> list[Sequence[str]]:
-    return [keys[start : start + size] for start in range(0, len(keys), size)]
+    return bool(
+        select_in(
+            cur,
+            "SELECT DISTINCT hazard_id FROM urgent_timers WHERE hazard_id IN",
+            sorted(set(keys)),
+        )
+    )
 
 
 def response_times(

@@ -16,6 +16,7 @@ from api.routes.hazards import AsOf, aware
 from api.services import Services
 from domain.errors import NotFound
 from projections import notifications
+from projections.store import select_in
 from projections.timefmt import iso
 
 router = APIRouter(tags=["inbox"])
@@ -69,15 +70,11 @@ def _visible(
     ids = sorted({i["hazard_id"] for i in items if i["hazard_id"]})
     seen: set[str] = set()
     with services.store.read() as cur:
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for row in cur.execute(
-                f"SELECT id, department, reporter FROM hazard_board WHERE id IN ({marks})",
-                chunk,
-            ).fetchall():
-                if viewer.can_see_department(row["department"]) or row["reporter"] == viewer.actor:
-                    seen.add(row["id"])
+        for row in select_in(
+            cur, "SELECT id, department, reporter FROM hazard_board WHERE id IN", ids
+        ):
+            if viewer.can_see_department(row["department"]) or row["reporter"] == viewer.actor:
+                seen.add(row["id"])
     return [i for i in items if i["hazard_id"] is None or i["hazard_id"] in seen]
 
 
