@@ -130,7 +130,6 @@ def copy_history(system: System, template: list[tuple[Any, int, str, bytes]], ev
     """Append copies of ``template`` (each finding under a fresh id) until ``events`` more
     events are stored — straight into the log, as a restore would; returns how many."""
     postgres = system.store.dialect == "postgres"
-    table = system.events_table
     made = 0
     copy_no = 0
     while made < events:
@@ -146,24 +145,19 @@ def copy_history(system: System, template: list[tuple[Any, int, str, bytes]], ev
                 rest = [r for r in template[len(rows) :] if r[0] == last]
                 rows += [(new if postgres else new.hex, v, t, s) for _, v, t, s in rest]
                 break
-        if postgres:
-            with psycopg.connect(PG_URL, autocommit=False) as conn, conn.cursor() as cur:
-                schema = system.settings.database_schema
-                with cur.copy(
-                    f'COPY "{schema}".{table} (originator_id, originator_version, topic, state)'
-                    " FROM STDIN"
-                ) as out:
-                    for row in rows:
-                        out.write_row(row)
-        else:
-            with system.store.write() as cur:
-                cur.executemany(
-                    f"INSERT INTO {table} (originator_id, originator_version, topic, state)"
-                    " VALUES (?, ?, ?, ?)",
-                    rows,
-                )
+        append_to_log(system, rows)
         made += len(rows)
     return made
+
+
+def append_to_log(system: System, rows: list[tuple[Any, int, str, bytes]]) -> None:
+    """Rows straight into the event log, in one transaction (a COPY on PostgreSQL)."""
+    with system.store.write() as cur:
+        cur.executemany(
+            f"INSERT INTO {system.events_table} (originator_id, originator_version, topic, state)"
+            " VALUES (?, ?, ?, ?)",
+            rows,
+        )
 
 
 # -- measuring and reporting -----------------------------------------------------------------------

@@ -18,26 +18,17 @@ from pathlib import Path
 
 from _harness import T0, arguments, fake_clock, opened, report, store_settings, timed
 
+from domain.application import FILING_FIELDS
 from safeloop.findings_import import import_findings
 from tests.conftest import ORG
 
 BASELINE = 500
-FIELDS = (
-    "kind",
-    "description",
-    "location",
-    "reporter",
-    "reporter_role",
-    "occurred_at",
-    "department",
-    "client_ref",
-)
 
 
 def write_csv(path: Path, n: int, tag: str) -> None:
     with path.open("w", encoding="utf-8", newline="") as f:
         out = csv.writer(f)
-        out.writerow(FIELDS)
+        out.writerow(FILING_FIELDS)
         for i in range(n):
             out.writerow(
                 (

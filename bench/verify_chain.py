@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psycopg
+from _harness import append_to_log
 
 from projections import audit
 from projections.runner import ProjectionRunner
@@ -45,7 +46,6 @@ def fill(system: System, n: int) -> None:
         now=T0,
     )
     template = app.recorder.select_events(result.id)[0]
-    table = system.events_table
     postgres = system.store.dialect == "postgres"
     batch = 20_000
     made = app.head()
@@ -54,12 +54,7 @@ def fill(system: System, n: int) -> None:
         for _ in range(min(batch, n - made)):
             oid = uuid.uuid4()
             rows.append((oid if postgres else oid.hex, 1, template.topic, template.state))
-        with system.store.write() as cur:
-            cur.executemany(
-                f"INSERT INTO {table} (originator_id, originator_version, topic, state)"
-                " VALUES (?, ?, ?, ?)",
-                rows,
-            )
+        append_to_log(system, rows)
         made += len(rows)
 
 
