@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 from api.auth import DEPARTMENT_ACTORS, PrincipalDep, ServicesDep
 from api.errors import forbidden
 from api.routes.hazards import AsOf, aware
+from api.services import Services
 from api.training_schemas import (
     ChecklistRunIn,
     ChecklistRunOut,
@@ -19,7 +20,7 @@ from api.training_schemas import (
     Created,
     MissingRun,
 )
-from domain.checklists import RunLine
+from domain.checklists import RunLine, RunResult
 from domain.errors import NotFound
 from projections import checklists
 
@@ -92,6 +93,15 @@ def record_run(
         principal.role in DEPARTMENT_ACTORS and principal.department == body.department
     ):
         raise forbidden()
+    result = record_checklist(services, body, principal.actor)
+    if not result.created:
+        response.status_code = 200
+    return ChecklistRunOut(id=result.id, findings=result.findings)
+
+
+def record_checklist(services: Services, body: ChecklistRunIn, actor: str) -> RunResult:
+    """Record ``body`` as ``actor`` (the API and the phone form) and wait for the read
+    models; raises InvalidCommand as the command does."""
     shift_start = aware(body.shift_start, services)
     assert shift_start is not None
     result = services.app.record_checklist_run(
@@ -101,13 +111,11 @@ def record_run(
         shift_start=shift_start,
         team_leader=body.team_leader,
         lines=[RunLine(line.item, line.ok, line.note) for line in body.lines],
-        actor=principal.actor,
+        actor=actor,
         now=services.now(),
     )
     services.caught_up(result.position)
-    if not result.created:
-        response.status_code = 200
-    return ChecklistRunOut(id=result.id, findings=result.findings)
+    return result
 
 
 @router.get(

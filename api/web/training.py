@@ -16,13 +16,12 @@ from starlette.responses import Response
 
 from api.auth import DEPARTMENT_ACTORS, Principal
 from api.errors import ApiError
-from api.routes.checklists import RUN_RECORDERS
+from api.routes.checklists import RUN_RECORDERS, record_checklist
 from api.routes.hazards import aware
 from api.training_schemas import ChecklistRunIn, RunLineIn
 from api.web.core import Ctx, Form, UserCtx, text
 from api.web.i18n import N_
 from api.web.items import _validation_message
-from domain.checklists import RunLine
 from domain.errors import InvalidCommand, NotFound
 from projections import certificates, checklists, training
 
@@ -190,28 +189,16 @@ def record_run(ctx: UserCtx, form: Form) -> Response:
                 RunLineIn(item=n, ok=ok == "yes", note=note) for n, (ok, note) in answers.items()
             ],
         )
-        shift_start = aware(body.shift_start, ctx.services)
-        assert shift_start is not None
-        result = ctx.services.app.record_checklist_run(
-            template=body.template,
-            work_face=body.work_face,
-            department=body.department,
-            shift_start=shift_start,
-            team_leader=body.team_leader,
-            lines=[RunLine(line.item, line.ok, line.note) for line in body.lines],
-            actor=ctx.user.actor,
-            now=ctx.services.now(),
-        )
+        result = record_checklist(ctx.services, body, ctx.user.actor)
     except ValidationError as e:
         return _form(ctx, templates, chosen, values, _validation_message(ctx, e), 422)
     except InvalidCommand as e:
         return _form(ctx, templates, chosen, values, ctx.lang.pick(e.en, e.zh), 422)
-    ctx.services.caught_up(result.position)
     findings = [ctx.services.app.hazard(h) for h in result.findings]
     return ctx.render(
         "checklist_done.html",
         created=result.created,
         findings=findings,
         face=face,
-        shift_start=shift_start,
+        shift_start=aware(body.shift_start, ctx.services),
     )
