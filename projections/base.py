@@ -24,9 +24,6 @@ class Projection(ABC):
     kept_tables: tuple[str, ...] = ()
     #: when True the runner calls ``apply_raw`` with the stored events too
     raw: bool = False
-    #: how much work a batch is here compared with other read models (the runner starts
-    #: the heaviest first, so parallel workers finish together)
-    weight: int = 1
 
     @abstractmethod
     def ddl(self, dialect: str) -> list[str]:

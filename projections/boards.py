@@ -58,7 +58,6 @@ STATE_AFTER: dict[type, str] = {
 
 class Boards(Projection):
     name = "boards"
-    weight = 3
     tables = ("hazard_board", "hazard_board_history", "hazard_board_counts")
 
     def ddl(self, dialect: str) -> list[str]:

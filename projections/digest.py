@@ -59,7 +59,6 @@ MAX_REPEATS = 20
 
 class DigestFacts(Projection):
     name = "digest"
-    weight = 2
     tables = ("digest_items", "digest_overdue", "digest_levels")
 
     def ddl(self, dialect: str) -> list[str]:

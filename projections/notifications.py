@@ -102,7 +102,6 @@ class _Recipient:
 
 class Notifications(Projection):
     name = "notifications"
-    weight = 6
     tables = ("inbox", "outbox", "notify_people", "notify_departments", "notify_items")
 
     def __init__(

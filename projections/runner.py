@@ -220,10 +220,12 @@ class ProjectionRunner:
 
     def _lock_tracking(self, cur: Cursor) -> dict[str, int]:
         """Lock every read model's tracking row and read its position, in one statement (one
-        round trip, not one per read model). Locked in name order, so two runners never
-        wait on each other in a circle."""
+        round trip, not one per read model). Locked in name order — by code point, as Python
+        sorts the parallel queue — so no two transactions wait on each other in a circle."""
+        by_code_point = ' COLLATE "C"' if self.store.dialect == "postgres" else ""
         rows = cur.execute(
-            "SELECT name, position FROM projection_tracking ORDER BY name" + self.store.for_update()
+            f"SELECT name, position FROM projection_tracking ORDER BY name{by_code_point}"
+            + self.store.for_update()
         ).fetchall()
         found = {row["name"]: int(row["position"]) for row in rows}
         return {p.name: found.get(p.name, 0) for p in self.projections}
@@ -236,10 +238,14 @@ class ProjectionRunner:
         items: list[Item],
     ) -> dict[str, int]:
         """A big batch on PostgreSQL: two transactions side by side, each taking read models
-        from a shared queue, heaviest first. While one waits for the server, the other runs
-        Python; the read models are independent (each reads and writes only its own tables).
-        """
-        queue = iter(sorted(behind, key=lambda p: (-p.weight, p.name)))
+        from a shared queue. While one waits for the server, the other runs Python; the read
+        models are independent (each reads and writes only its own tables).
+
+        The queue is in name order, the order ``_lock_tracking`` locks every tracking row in:
+        each transaction, here or in another runner, then takes its locks in one global
+        order, so none waits for another in a circle (a queue in any other order deadlocked
+        against another runner's small batch)."""
+        queue = iter(sorted(behind, key=lambda p: p.name))
         lock = threading.Lock()
 
         def take() -> Projection | None:
@@ -266,8 +272,7 @@ class ProjectionRunner:
         """In one transaction, apply the batch to read models taken from the shared queue
         until it is empty; each tracking row moves with its read model's rows. A read model's
         tracking row is locked before it is applied, so two runners apply each event once;
-        every worker takes them in the same order (weight, then name), so two runners'
-        workers never wait for each other in a circle."""
+        the queue is in name order (see ``_apply_parallel``)."""
         projection = take()
         if projection is None:
             return {}

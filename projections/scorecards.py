@@ -71,7 +71,6 @@ def category_key(kind: str, description: str) -> str:
 
 class Scorecards(Projection):
     name = "scorecards"
-    weight = 3
     tables = (
         "scorecard_facts",
         "scorecard_items",

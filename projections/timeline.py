@@ -16,7 +16,6 @@ from projections.timefmt import iso
 
 class Timeline(Projection):
     name = "timeline"
-    weight = 2
     tables = ("timeline",)
 
     def ddl(self, dialect: str) -> list[str]:
